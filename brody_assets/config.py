@@ -1,0 +1,289 @@
+"""One door for configuration: the lab's ``dj_local_conf.json`` plus environment overrides.
+
+The file is read in the lab's existing format (DataJoint's flat dotted keys, lab extras under
+``custom``)::
+
+    {
+      "database.host": "127.0.0.1", "database.port": 33306,
+      "database.user": "brody_pipeline", "database.password": "...",
+      "database.use_tls": false, "safemode": false, "loglevel": "INFO",
+      "custom": {
+        "database.prefix": "bl_new_",
+        "database.shadow_prefix": "bl_shadow_",
+        "ephys_root_data_dir": ["/mnt/archive/brody/RATTER/PhysData/Raw/",
+                                "/mnt/cup/labs/brody/RATTER/PhysData/NP_sorted/"],
+        "legacy.database.host": "127.0.0.1", "legacy.database.port": 33306,
+        "legacy.database.user": "brody_legacy_ro", "legacy.database.password": "...",
+        "legacy.schema_prefix": ""
+      }
+    }
+
+Where the file lives: ``$BRODY_CONFIG``, else ``./dj_local_conf.json``. Environment variables
+override single values (``DJ_HOST``, ``DJ_PORT``, ``DJ_USER``, ``DJ_PASS`` as DataJoint knows them;
+``BRODY_*`` for the rest, see ``ENVIRONMENT``). Everything is validated once, here, and errors name
+the offending key. Passwords are kept in :class:`Secret`, whose repr never shows the value.
+
+This module imports nothing from Dagster or DataJoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_NEW_PREFIX = "bl_new_"
+DEFAULT_SHADOW_PREFIX = "bl_shadow_"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """The configuration is missing, malformed, or has a bad value (the message names the key)."""
+
+
+class Secret:
+    """A password: usable by code through ``.reveal()``, invisible in repr, str, logs and metadata."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """Where and as whom to connect to one MySQL/MariaDB server."""
+
+    host: str
+    port: int
+    user: str
+    password: Secret = field(repr=False)
+    use_tls: bool = False
+
+    def describe(self) -> str:
+        return f"{self.user}@{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated configuration of one brody_assets deployment."""
+
+    database: DatabaseSettings
+    legacy: DatabaseSettings
+    legacy_schema_prefix: str = ""
+    new_prefix: str = DEFAULT_NEW_PREFIX
+    shadow_prefix: str = DEFAULT_SHADOW_PREFIX
+    archive_root: Path | None = None
+    cup_root: Path | None = None
+    datajoint: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    source: Path | None = None
+
+    def legacy_schema(self, name: str) -> str:
+        """The real schema name of a legacy schema (``bdata``, ``ratinfo``, ``protocol``)."""
+        return f"{self.legacy_schema_prefix}{name}"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    def datajoint_config(self) -> dict[str, Any]:
+        """The dict to load into ``dj.config`` (secrets included: give it only to DataJoint)."""
+        config = dict(self.datajoint)
+        config.update(
+            {
+                "database.host": self.database.host,
+                "database.port": self.database.port,
+                "database.user": self.database.user,
+                "database.password": self.database.password.reveal(),
+                "database.use_tls": self.database.use_tls,
+                "safemode": False,
+                "enable_python_native_blobs": True,
+            }
+        )
+        return config
+
+
+# Environment variables and the setting each overrides.
+ENVIRONMENT = {
+    "DJ_HOST": "database.host",
+    "DJ_PORT": "database.port",
+    "DJ_USER": "database.user",
+    "DJ_PASS": "database.password",
+    "BRODY_LEGACY_HOST": "legacy.database.host",
+    "BRODY_LEGACY_PORT": "legacy.database.port",
+    "BRODY_LEGACY_USER": "legacy.database.user",
+    "BRODY_LEGACY_PASSWORD": "legacy.database.password",
+    "BRODY_LEGACY_SCHEMA_PREFIX": "legacy.schema_prefix",
+    "BRODY_DB_PREFIX": "database.prefix",
+    "BRODY_SHADOW_PREFIX": "database.shadow_prefix",
+    "BRODY_ARCHIVE_ROOT": "archive_root",
+    "BRODY_CUP_ROOT": "cup_root",
+}
+
+_SCHEMA_PREFIX = re.compile(r"^[A-Za-z0-9_]*$")
+# DataJoint keys we pass through unchanged when present.
+_DATAJOINT_PASSTHROUGH = ("loglevel", "display.limit", "display.width", "display.show_tuple_count")
+
+
+def config_path(env: Mapping[str, str] | None = None) -> Path:
+    """The config file to read: ``$BRODY_CONFIG``, else ``./dj_local_conf.json``."""
+    env = os.environ if env is None else env
+    explicit = env.get("BRODY_CONFIG")
+    return Path(explicit) if explicit else Path.cwd() / "dj_local_conf.json"
+
+
+def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read, override from the environment and validate the configuration."""
+    env = os.environ if env is None else env
+    path = Path(path) if path is not None else config_path(env)
+    if not path.is_file():
+        raise ConfigError(
+            f"No configuration file at {path}. Copy resources/dj_local_conf.json there (or set "
+            "BRODY_CONFIG to its path) and fill in the database and drive settings."
+        )
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ConfigError(
+            f"{path} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"
+        ) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} must hold a JSON object of settings, not {type(raw).__name__}")
+    return settings_from_mapping(raw, env=env, source=path)
+
+
+def settings_from_mapping(
+    raw: Mapping[str, Any], env: Mapping[str, str] | None = None, source: Path | None = None
+) -> Settings:
+    """Validate an already-parsed ``dj_local_conf.json`` mapping (plus environment overrides)."""
+    env = os.environ if env is None else env
+    where = str(source) if source else "configuration"
+    custom = raw.get("custom", {})
+    if not isinstance(custom, dict):
+        raise ConfigError(f"{where}: 'custom' must be an object")
+
+    values: dict[str, Any] = {}
+    for key in ("database.host", "database.port", "database.user", "database.password"):
+        if key in raw:
+            values[key] = raw[key]
+    for key in (
+        "legacy.database.host",
+        "legacy.database.port",
+        "legacy.database.user",
+        "legacy.database.password",
+        "legacy.schema_prefix",
+        "database.prefix",
+        "database.shadow_prefix",
+    ):
+        if key in custom:
+            values[key] = custom[key]
+    roots = custom.get("ephys_root_data_dir")
+    if roots is not None:
+        if isinstance(roots, str):
+            roots = [roots]
+        if not isinstance(roots, list) or not all(isinstance(r, str) for r in roots):
+            raise ConfigError(
+                f"{where}: 'custom.ephys_root_data_dir' must be a list of two paths "
+                "[archive drive, cup drive]"
+            )
+        if roots:
+            values["archive_root"] = roots[0]
+        if len(roots) > 1:
+            values["cup_root"] = roots[1]
+    overridden: list[str] = []
+    for variable, key in ENVIRONMENT.items():
+        if env.get(variable):
+            values[key] = env[variable]
+            overridden.append(variable)
+
+    base = source.parent if source else Path.cwd()
+    database = _database(values, "database", where, tls=raw.get("database.use_tls", False))
+    legacy = _database(
+        values,
+        "legacy.database",
+        where,
+        tls=custom.get("legacy.database.use_tls", False),
+        fallback=database,
+    )
+    return Settings(
+        database=database,
+        legacy=legacy,
+        legacy_schema_prefix=_prefix(values.get("legacy.schema_prefix", ""), "legacy.schema_prefix", where),
+        new_prefix=_prefix(values.get("database.prefix", DEFAULT_NEW_PREFIX), "custom.database.prefix", where),
+        shadow_prefix=_prefix(
+            values.get("database.shadow_prefix", DEFAULT_SHADOW_PREFIX), "custom.database.shadow_prefix", where
+        ),
+        archive_root=_path(values.get("archive_root"), base),
+        cup_root=_path(values.get("cup_root"), base),
+        datajoint={k: raw[k] for k in _DATAJOINT_PASSTHROUGH if k in raw},
+        source=source,
+    )
+
+
+def _database(
+    values: Mapping[str, Any],
+    name: str,
+    where: str,
+    tls: Any,
+    fallback: DatabaseSettings | None = None,
+) -> DatabaseSettings:
+    host = values.get(f"{name}.host", fallback.host if fallback else None)
+    if not isinstance(host, str) or not host.strip():
+        raise ConfigError(f"{where}: '{name}.host' is required (the MySQL server's host name)")
+    host = host.strip()
+    port: Any = values.get(f"{name}.port")
+    if ":" in host:  # the lab writes "datajoint01.pni.princeton.edu:3306"
+        host, _, inline_port = host.partition(":")
+        port = port if port is not None else inline_port
+    if port is None:
+        port = fallback.port if fallback and fallback.host == host else 3306
+    try:
+        port = int(port)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: '{name}.port' must be an integer, got {port!r}") from None
+    if not 0 < port < 65536:
+        raise ConfigError(f"{where}: '{name}.port' must be between 1 and 65535, got {port}")
+    user = values.get(f"{name}.user")
+    if not isinstance(user, str) or not user:
+        raise ConfigError(f"{where}: '{name}.user' is required")
+    password = values.get(f"{name}.password")
+    if not isinstance(password, str):
+        raise ConfigError(
+            f"{where}: '{name}.password' is required (a string; it may also come from the "
+            "environment: DJ_PASS / BRODY_LEGACY_PASSWORD)"
+        )
+    if not isinstance(tls, bool):
+        raise ConfigError(f"{where}: '{name}.use_tls' must be true or false")
+    return DatabaseSettings(host=host, port=port, user=user, password=Secret(password), use_tls=tls)
+
+
+def _prefix(value: Any, key: str, where: str) -> str:
+    if not isinstance(value, str) or not _SCHEMA_PREFIX.match(value):
+        raise ConfigError(
+            f"{where}: '{key}' must contain only letters, digits and underscores, got {value!r}"
+        )
+    return value
+
+
+def _path(value: Any, base: Path) -> Path | None:
+    if value in (None, ""):
+        return None
+    path = Path(os.path.expanduser(str(value)))
+    return path if path.is_absolute() else (base / path).resolve()

@@ -1,0 +1,14 @@
+"""The project-run MariaDB: server process, data directory, accounts and bootstrap SQL."""
+
+from brody_assets.db.accounts import BootstrapError, bootstrap, write_privileges
+from brody_assets.db.server import MariaDBServer, PortTakenError, ServerError, port_is_open
+
+__all__ = [
+    "BootstrapError",
+    "MariaDBServer",
+    "PortTakenError",
+    "ServerError",
+    "bootstrap",
+    "port_is_open",
+    "write_privileges",
+]

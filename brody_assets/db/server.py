@@ -1,0 +1,259 @@
+"""The project's own MariaDB server: a project-local data directory, 127.0.0.1 only, no systemd.
+
+``MariaDBServer(home, port)`` keeps everything under ``home``: ``data/`` (the data directory),
+``mysqld.sock``, ``mysqld.pid`` and ``error.log``. Start is idempotent (a running server of ours is
+reused) and guarded by a file lock so that two processes starting it at once do not collide.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import getpass
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pymysql
+
+# The legacy side needs a permissive sql_mode: its tables hold zero dates (spec §5 #19).
+LEGACY_SQL_MODE = "NO_ENGINE_SUBSTITUTION"
+
+
+class ServerError(RuntimeError):
+    """The project's database server could not be started, reached or stopped."""
+
+
+class PortTakenError(ServerError):
+    """Another program already listens on the port the project's server should use."""
+
+
+def _binary(name: str, *alternatives: str) -> str:
+    for candidate in (name, *alternatives):
+        path = shutil.which(candidate) or (
+            f"/usr/sbin/{candidate}" if os.path.exists(f"/usr/sbin/{candidate}") else None
+        )
+        if path:
+            return path
+    raise ServerError(
+        f"'{name}' was not found. Install Debian's MariaDB server first: "
+        "`apt-get install -y mariadb-server` (scripts/setup.sh does this for you)."
+    )
+
+
+def port_is_open(port: int, host: str = "127.0.0.1") -> bool:
+    """True when something accepts TCP connections on host:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    running: bool
+    pid: int | None
+    port: int
+    socket: Path
+    datadir: Path
+    initialized: bool
+
+    def describe(self) -> str:
+        state = f"running (pid {self.pid})" if self.running else "stopped"
+        return (
+            f"MariaDB {state}: 127.0.0.1:{self.port}, socket {self.socket}, data {self.datadir}"
+            + ("" if self.initialized else " (data directory not initialised yet)")
+        )
+
+
+class MariaDBServer:
+    """A MariaDB server owned by this project, in ``home``, listening on 127.0.0.1:``port``."""
+
+    def __init__(self, home: Path | str, port: int) -> None:
+        self.home = Path(home).resolve()
+        self.port = int(port)
+        self.datadir = self.home / "data"
+        self.socket = self.home / "mysqld.sock"
+        self.pid_file = self.home / "mysqld.pid"
+        self.log_file = self.home / "error.log"
+        self._lock_file = self.home / ".lock"
+        self._user = getpass.getuser()
+
+    # -- state ---------------------------------------------------------------------------------
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            return pid
+        return pid
+
+    def is_running(self) -> bool:
+        return self.pid() is not None and self._ping()
+
+    def status(self) -> ServerStatus:
+        return ServerStatus(
+            running=self.is_running(),
+            pid=self.pid(),
+            port=self.port,
+            socket=self.socket,
+            datadir=self.datadir,
+            initialized=(self.datadir / "mysql").is_dir(),
+        )
+
+    def _ping(self) -> bool:
+        if not self.socket.exists():
+            return False
+        try:
+            conn = pymysql.connect(unix_socket=str(self.socket), user="root", connect_timeout=2)
+        except pymysql.MySQLError:
+            return False
+        conn.close()
+        return True
+
+    @contextlib.contextmanager
+    def _locked(self):
+        self.home.mkdir(parents=True, exist_ok=True)
+        with open(self._lock_file, "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self, timeout_s: float = 60.0) -> ServerStatus:
+        """Start the server (initialising the data directory on first use); reuse it if running."""
+        with self._locked():
+            if self.is_running():
+                return self.status()
+            if port_is_open(self.port):
+                raise PortTakenError(
+                    f"Port {self.port} on 127.0.0.1 is already used by another program, not by this "
+                    f"project's server in {self.home}. Stop that program, or choose another port "
+                    "(BRODY_DB_PORT / 'database.port' in dj_local_conf.json)."
+                )
+            self._initialize()
+            self.log_file.touch()
+            log_offset = self.log_file.stat().st_size
+            command = [
+                _binary("mariadbd", "mysqld"),
+                f"--datadir={self.datadir}",
+                f"--socket={self.socket}",
+                f"--port={self.port}",
+                "--bind-address=127.0.0.1",
+                f"--user={self._user}",
+                f"--pid-file={self.pid_file}",
+                f"--log-error={self.log_file}",
+                "--skip-log-bin",
+                "--max-allowed-packet=256M",
+                "--character-set-server=utf8mb4",
+                "--collation-server=utf8mb4_general_ci",
+                "--innodb-buffer-pool-size=512M",
+                "--innodb-flush-log-at-trx-commit=2",
+                "--skip-name-resolve",
+            ]
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                if process.poll() is not None:
+                    raise ServerError(
+                        f"mariadbd exited with code {process.returncode} while starting. "
+                        f"Last lines of {self.log_file}:\n{self._log_tail(log_offset)}"
+                    )
+                if self._ping():
+                    return self.status()
+                time.sleep(0.2)
+            process.terminate()
+            raise ServerError(
+                f"mariadbd did not answer within {timeout_s:.0f} s. See {self.log_file}:\n"
+                f"{self._log_tail(log_offset)}"
+            )
+
+    def _initialize(self) -> None:
+        if (self.datadir / "mysql").is_dir():
+            return
+        tmp = self.home / "data.initializing"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        result = subprocess.run(
+            [
+                _binary("mariadb-install-db", "mysql_install_db"),
+                f"--datadir={tmp}",
+                "--auth-root-authentication-method=normal",
+                f"--user={self._user}",
+                "--skip-test-db",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise ServerError(
+                f"mariadb-install-db failed (exit {result.returncode}): {result.stderr[-2000:]}"
+            )
+        # Only a complete data directory gets the real name: a failed bootstrap leaves nothing.
+        shutil.rmtree(self.datadir, ignore_errors=True)
+        tmp.rename(self.datadir)
+
+    def stop(self, timeout_s: float = 60.0) -> bool:
+        """Stop the server. Returns False when it was not running."""
+        with self._locked():
+            pid = self.pid()
+            if pid is None:
+                return False
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                if self.pid() is None:
+                    break
+                time.sleep(0.2)
+            else:
+                raise ServerError(f"mariadbd (pid {pid}) did not stop within {timeout_s:.0f} s")
+            with contextlib.suppress(FileNotFoundError):
+                self.pid_file.unlink()
+            return True
+
+    def reset(self) -> None:
+        """Stop the server and delete its data directory (every schema in it)."""
+        self.stop()
+        with self._locked():
+            shutil.rmtree(self.datadir, ignore_errors=True)
+            shutil.rmtree(self.home / "data.initializing", ignore_errors=True)
+
+    # -- connections ---------------------------------------------------------------------------
+    def admin_connect(self, database: str | None = None, **kwargs) -> pymysql.Connection:
+        """A root connection over the Unix socket (autocommit, permissive legacy sql_mode)."""
+        if not self.socket.exists():
+            raise ServerError(
+                f"The project's server is not running (no socket at {self.socket}). "
+                "Start it with `brody-assets db start`."
+            )
+        options = {"autocommit": True, "charset": "utf8mb4", "sql_mode": LEGACY_SQL_MODE}
+        options.update(kwargs)
+        return pymysql.connect(
+            unix_socket=str(self.socket), user="root", database=database, **options
+        )
+
+    def _log_tail(self, offset: int = 0, lines: int = 15) -> str:
+        try:
+            with open(self.log_file, errors="replace") as handle:
+                handle.seek(offset)
+                return "\n".join(handle.read().splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
