@@ -1,0 +1,162 @@
+"""The ``brody-assets`` command: the project's database server, the demo data, and running the graph.
+
+    brody-assets db start|stop|status|reset|bootstrap
+    brody-assets demo build [--scale small|lab] [--seed N] [--no-drives]
+    brody-assets demo append --days N
+    brody-assets materialize            observe the legacy tables and materialize every asset
+    brody-assets config                 show the configuration (passwords hidden)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+
+from brody_assets import paths
+from brody_assets.config import PROJECT_ROOT, ConfigError, Settings, load_settings
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _server(settings: Settings):
+    from brody_assets.db import MariaDBServer
+
+    if settings.database.host not in LOCAL_HOSTS:
+        raise ConfigError(
+            f"'database.host' is {settings.database.host}: the project only runs its own server on "
+            "127.0.0.1. Point the config at 127.0.0.1 to use the project-run server."
+        )
+    return MariaDBServer(paths.server_home(), settings.database.port)
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    settings = _settings()
+    server = _server(settings)
+    if args.action == "start":
+        status = server.start()
+        with server.admin_connect() as admin:
+            from brody_assets.db import bootstrap
+
+            bootstrap(admin, settings)
+        print(status.describe())
+    elif args.action == "stop":
+        print("stopped" if server.stop() else "was not running")
+    elif args.action == "status":
+        print(server.status().describe())
+        return 0 if server.is_running() else 3
+    elif args.action == "reset":
+        server.reset()
+        print(f"server stopped and data directory {server.datadir} deleted")
+    elif args.action == "bootstrap":
+        from brody_assets.db import bootstrap
+
+        with server.admin_connect() as admin:
+            bootstrap(admin, settings)
+        print(f"accounts ready: {settings.database.user} (pipeline), {settings.legacy.user} (legacy, read-only)")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = _settings()
+    server = _server(settings)
+    server.start()
+    if args.action == "build":
+        from brody_assets.demo.build import build_demo
+
+        with server.admin_connect() as admin:
+            summary = build_demo(
+                admin, settings, paths.demo_home(), scale=args.scale, seed=args.seed,
+                with_drives=not args.no_drives,
+            )
+        for line in summary.lines():
+            print(line)
+    else:
+        from brody_assets.demo.legacy import append_days
+
+        with server.admin_connect() as admin:
+            result = append_days(
+                admin, settings.legacy_schema_prefix, days=args.days, seed=args.seed,
+                manifest_path=paths.demo_home() / "manifest.json",
+            )
+        added = ", ".join(f"{t} +{n}" for t, n in sorted(result["rows_added"].items()) if n)
+        print(f"appended {args.days} day(s): {added}")
+    return 0
+
+
+def _prepare_dagster_home() -> str:
+    home = paths.dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "dagster.yaml"
+    if not target.exists():
+        shutil.copy(PROJECT_ROOT / "resources" / "dagster.yaml", target)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return str(home)
+
+
+def cmd_materialize(args: argparse.Namespace) -> int:
+    from brody_assets.run import materialize_all
+
+    home = _prepare_dagster_home()
+    report = materialize_all()
+    for line in report.lines():
+        print(line)
+    print(f"Dagster instance (run history, observations, check results): {home}")
+    print(
+        "UI: `DAGSTER_HOME=" + home + " .venv/bin/dagster dev -h 127.0.0.1 -p 3000` then open "
+        "http://127.0.0.1:3000/asset-groups"
+    )
+    return 0 if report.ok else 1
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    settings = _settings()
+    print(f"config file:      {settings.source}")
+    print(f"pipeline account: {settings.database.describe()} (new prefix '{settings.new_prefix}', "
+          f"shadow prefix '{settings.shadow_prefix}')")
+    print(f"legacy account:   {settings.legacy.describe()} (schema prefix '{settings.legacy_schema_prefix}')")
+    print(f"archive drive:    {settings.archive_root}")
+    print(f"cup drive:        {settings.cup_root}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="brody-assets", description=__doc__.split("\n\n")[0])
+    sub = top.add_subparsers(dest="command", required=True)
+    db = sub.add_parser("db", help="the project's own MariaDB server")
+    db.add_argument("action", choices=["start", "stop", "status", "reset", "bootstrap"])
+    db.set_defaults(func=cmd_db)
+    demo = sub.add_parser("demo", help="synthetic legacy database and drives")
+    demo_sub = demo.add_subparsers(dest="action", required=True)
+    build = demo_sub.add_parser("build", help="(re)build the demo legacy database and drives")
+    build.add_argument("--scale", default="small", help="small (seconds) or lab (1/10 of the lab)")
+    build.add_argument("--seed", type=int, default=7)
+    build.add_argument("--no-drives", action="store_true", help="skip the demo archive/cup drives")
+    append = demo_sub.add_parser("append", help="add N new days of data, as the rigs do nightly")
+    append.add_argument("--days", type=int, default=1)
+    append.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(func=cmd_demo)
+    materialize = sub.add_parser("materialize", help="observe legacy tables and materialize every asset")
+    materialize.set_defaults(func=cmd_materialize)
+    config = sub.add_parser("config", help="show the configuration (passwords hidden)")
+    config.set_defaults(func=cmd_config)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, ValueError, ConnectionError, RuntimeError) as error:
+        print(f"brody-assets: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Legacy database domain: the catalog of source tables and their observation assets."""

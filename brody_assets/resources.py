@@ -1,0 +1,139 @@
+"""Dagster resources over the validated configuration: DataJoint, the read-only legacy DB, the drives.
+
+Each resource names at most a config file; the settings (and passwords) are read from it when a run
+uses the resource, never at import and never into run config, logs or metadata. Tests pass the same
+resources pointed at the test server (a config file they write).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pymysql
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import PrivateAttr
+
+from brody_assets.config import ConfigError, Settings, load_settings
+from brody_assets.db.accounts import write_privileges
+from brody_assets.db.server import LEGACY_SQL_MODE
+
+
+class _SettingsResource(ConfigurableResource):
+    """Shared: where the configuration comes from (default: $BRODY_CONFIG or ./dj_local_conf.json)."""
+
+    config_file: str | None = None
+    _settings: Settings | None = PrivateAttr(default=None)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_file)
+        return self._settings
+
+
+_DJ_LOCK = threading.Lock()
+_DJ_CONNECTIONS: dict[tuple, object] = {}
+
+
+class DataJointResource(_SettingsResource):
+    """The DataJoint connection to the new, shadow and ephys schemas (one per process).
+
+    DataJoint's connection is not thread-safe: runs use the in-process executor, or one process
+    per step, never threads sharing it.
+    """
+
+    def connection(self):
+        import datajoint as dj
+
+        settings = self.settings
+        key = (os.getpid(), settings.database.host, settings.database.port, settings.database.user)
+        with _DJ_LOCK:
+            conn = _DJ_CONNECTIONS.get(key)
+            if conn is None or not conn.is_connected:
+                dj.config.update(settings.datajoint_config())
+                conn = dj.Connection(
+                    host=settings.database.host,
+                    user=settings.database.user,
+                    password=settings.database.password.reveal(),
+                    port=settings.database.port,
+                    use_tls=settings.database.use_tls,
+                )
+                _DJ_CONNECTIONS[key] = conn
+            return conn
+
+    @property
+    def new_prefix(self) -> str:
+        return self.settings.new_prefix
+
+    @property
+    def shadow_prefix(self) -> str:
+        return self.settings.shadow_prefix
+
+
+class LegacyDatabaseResource(_SettingsResource):
+    """Read-only access to the legacy schemas (``bdata``, ``ratinfo``, ``protocol``)."""
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        with contextlib.suppress(ConfigError, pymysql.MySQLError), self.connect() as conn:
+            granted = write_privileges(conn)
+            if granted and context.log:
+                context.log.warning(
+                    f"LEGACY ACCOUNT IS NOT READ-ONLY: '{self.settings.legacy.user}' holds "
+                    f"{', '.join(granted)}. The pipeline never writes the legacy database; "
+                    "revoke these grants (resources/bootstrap.sql grants SELECT only)."
+                )
+
+    @property
+    def schema_prefix(self) -> str:
+        return self.settings.legacy_schema_prefix
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[pymysql.Connection]:
+        """A connection as the read-only account, with the permissive sql_mode zero dates need."""
+        legacy = self.settings.legacy
+        try:
+            conn = pymysql.connect(
+                host=legacy.host,
+                port=legacy.port,
+                user=legacy.user,
+                password=legacy.password.reveal(),
+                autocommit=True,
+                charset="utf8mb4",
+                sql_mode=LEGACY_SQL_MODE,
+                connect_timeout=10,
+            )
+        except pymysql.err.OperationalError as error:
+            raise ConnectionError(
+                f"cannot reach the legacy database as {legacy.describe()}: {error.args[-1]}"
+            ) from None
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+
+class DrivesResource(_SettingsResource):
+    """The archive drive (raw SpikeGLX recordings, read-only) and the cup drive (Kilosort outputs)."""
+
+    def _root(self, name: str) -> Path:
+        root = getattr(self.settings, f"{name}_root")
+        if root is None:
+            raise ConfigError(
+                f"the {name} drive is not configured: set 'custom.ephys_root_data_dir' in "
+                "dj_local_conf.json to [archive drive, cup drive]"
+            )
+        if not root.is_dir():
+            raise ConfigError(f"the {name} drive root {root} does not exist or is not a folder")
+        return root
+
+    @property
+    def archive_root(self) -> Path:
+        return self._root("archive")
+
+    @property
+    def cup_root(self) -> Path:
+        return self._root("cup")

@@ -1,0 +1,59 @@
+"""Run the whole graph from the command line (the setup command's "main job").
+
+Executes, in order, every job the project defines for a full refresh, against the persistent
+Dagster instance in $DAGSTER_HOME so the UI shows the runs, observations and check results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Jobs run by `brody-assets materialize`, in order. Later domains append theirs here.
+MAIN_JOBS = ("observe_legacy",)
+
+
+@dataclass
+class RunReport:
+    ok: bool = True
+    runs: list[tuple[str, str, bool]] = field(default_factory=list)
+    observations: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [f"job {name}: {'succeeded' if ok else 'FAILED'} (run {run_id})" for name, run_id, ok in self.runs]
+        if self.observations:
+            total = sum(self.observations.values())
+            out.append(f"legacy tables observed: {len(self.observations)} ({total:,} rows)")
+            out.extend(f"  {key:<34} {count:>9,} rows" for key, count in sorted(self.observations.items()))
+        out.extend(f"error: {e}" for e in self.errors)
+        return out
+
+
+def materialize_all(jobs: tuple[str, ...] = MAIN_JOBS) -> RunReport:
+    from dagster import DagsterEventType, DagsterInstance, EventRecordsFilter
+
+    from brody_assets.definitions import defs
+
+    instance = DagsterInstance.get()
+    report = RunReport()
+    for name in jobs:
+        result = defs.resolve_job_def(name).execute_in_process(instance=instance, raise_on_error=False)
+        report.runs.append((name, result.run_id, result.success))
+        if not result.success:
+            report.ok = False
+            for event in result.all_events:
+                if event.is_failure and event.event_specific_data is not None:
+                    error = getattr(event.event_specific_data, "error", None)
+                    if error is not None:
+                        report.errors.append(error.message.strip())
+    records = instance.get_event_records(
+        EventRecordsFilter(event_type=DagsterEventType.ASSET_OBSERVATION), limit=1000
+    )
+    for record in reversed(records):  # oldest first, so the newest wins
+        observation = record.asset_observation
+        if observation is None or observation.asset_key.path[0] != "legacy":
+            continue
+        count = observation.metadata.get("row_count")
+        if count is not None:
+            report.observations[observation.asset_key.to_user_string()] = int(count.value)
+    return report
