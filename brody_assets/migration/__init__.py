@@ -1,0 +1,1 @@
+"""Legacy MySQL -> DataJoint migration: schemas, registry, engine and assets."""
