@@ -124,16 +124,26 @@ def probe_serial(experimenter: str, ratname: str, p: int) -> str:
     return str(18005000000 + zlib.crc32(f"{experimenter}/{ratname}/imec{p}".encode()) % 1000000)
 
 
-def _prepare_root(root: Path | str, what: str) -> Path:
-    path = Path(root)
+def _check_root(root: Path | str, what: str) -> Path:
+    """Refuse a root that is not a directory we could create or write, before writing anything."""
+    path = Path(root).absolute()
     if path.exists() and not path.is_dir():
         raise ValueError(f"{what} root {path} exists and is not a directory")
+    ancestor = path
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ValueError(
+            f"{what} root {path} cannot be created or written ({ancestor} is in the way)"
+        )
+    return path
+
+
+def _create_root(path: Path, what: str) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ValueError(f"{what} root {path} cannot be created: {exc}") from exc
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise ValueError(f"{what} root {path} is not writable")
     return path.resolve()
 
 
@@ -162,14 +172,14 @@ def build_demo_drives(
     """
     if not 0.05 <= duration_s <= 600:
         raise ValueError(f"duration_s must be between 0.05 and 600 s, not {duration_s}")
-    archive = _prepare_root(archive_root, "archive")
-    cup = _prepare_root(cup_root, "cup")
+    archive, cup = _check_root(archive_root, "archive"), _check_root(cup_root, "cup")
     seen: dict[PurePosixPath, DemoRecording] = {}
     for rec in recordings:
         key = layout_of(rec).session_dir
         if key in seen:
             raise ValueError(f"recordings {seen[key]} and {rec} both write {key}")
         seen[key] = rec
+    archive, cup = _create_root(archive, "archive"), _create_root(cup, "cup")
 
     n_ap = LF_DECIMATION * round(duration_s * NOMINAL_AP_RATE / LF_DECIMATION)
     manifest = [_build_one(archive, cup, rec, seed, n_ap) for rec in recordings]
@@ -248,8 +258,11 @@ def _write_probe(
         ap_bin = probe_abs / f"{stem}.ap.bin"
         kept = (n_ap * 3 // 4) * N_SAVED * 2
         os.truncate(ap_bin, kept)
-        defect_detail = {"file": (probe_rel / ap_bin.name).as_posix(),
-                         "meta_file_size_bytes": n_ap * N_SAVED * 2, "actual_bytes": kept}
+        defect_detail = {
+            "file": (probe_rel / ap_bin.name).as_posix(),
+            "meta_file_size_bytes": n_ap * N_SAVED * 2,
+            "actual_bytes": kept,
+        }
     elif defect == "missing_shank_map":
         defect_detail = {"meta_key_absent": "~snsShankMap", "meta_key_present": "~snsGeomMap"}
 
@@ -305,7 +318,9 @@ def _write_probe(
         ],
         "defect_detail": defect_detail or None,
         "_archive_files": [
-            (probe_rel / f"{stem}.{b}.{e}").as_posix() for b in ("ap", "lf") for e in ("bin", "meta")
+            (probe_rel / f"{stem}.{b}.{e}").as_posix()
+            for b in ("ap", "lf")
+            for e in ("bin", "meta")
         ],
         "_cup_files": [(ks_rel / f.name).as_posix() for f in ks_written],
     }

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from brody_assets.demo.spikeglx_writer import AP_UV_PER_BIT, N_NEURAL, N_SAVED, np1_positions
-from brody_assets.demo.synthetic_signal import TEMPLATE_SAMPLES, Unit
+from brody_assets.demo.synthetic_signal import Unit
 
 N_PC = 3
 KS_SAMPLE_RATE = 30000.0  # the nominal rate Kilosort 2 writes, not the calibrated imSampRate
@@ -135,9 +135,9 @@ def write_kilosort(
 
     if with_metrics and "mean_waveforms.npy" not in omit:
         # units x channels x samples, in µV, in cluster_group.tsv order (as the element zips them)
-        mean_wf = np.stack(
-            [u.template.T * np.float32(u.amplitude_uv) for u in units]
-        ).astype(np.float32)
+        mean_wf = np.stack([u.template.T * np.float32(u.amplitude_uv) for u in units]).astype(
+            np.float32
+        )
         np.save(folder / "mean_waveforms.npy", mean_wf)
         written.append(folder / "mean_waveforms.npy")
     return sorted(written)

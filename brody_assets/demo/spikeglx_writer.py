@@ -9,7 +9,6 @@ channel, int16, interleaved, gains 500 (AP) / 250 (LF), no ``imDatPrb_dock`` (NP
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -26,11 +25,15 @@ LF_DECIMATION = 12  # SpikeGLX's LF band is the AP clock / 12
 SYNC_BIT_VALUE = 64  # bit 6 of SY0 carries the 1 Hz sync square wave on NP 1.0
 
 
+NP1_EDGE_OFFSET_UM = 11.0  # shank edge to the leftmost site column
+
+
 def np1_positions() -> np.ndarray:
-    """(384, 2) x/y in µm of bank-0 sites, staggered NP 1.0 geometry (as probeinterface builds it)."""
+    """(384, 2) x/y in µm of bank-0 sites, staggered NP 1.0 geometry exactly as probeinterface
+    builds it from the ``~imroTbl`` (x from the leftmost column: 16/48 on even rows, 0/32 odd)."""
     ch = np.arange(N_NEURAL)
     row, col = ch // 2, ch % 2
-    x = np.where(row % 2 == 0, 27.0, 11.0) + 32.0 * col
+    x = np.where(row % 2 == 0, 16.0, 0.0) + 32.0 * col
     return np.column_stack([x, 20.0 * row])
 
 
@@ -53,7 +56,7 @@ def _shank_map() -> str:
 def _geom_map() -> str:
     # What SpikeGLX >= 20230202 writes instead of ~snsShankMap: (pn,shanks,shank_sep,width)(s:x:z:used)
     pos = np1_positions()
-    return "(NP1000,1,0,70)" + "".join(f"(0:{x:g}:{y:g}:1)" for x, y in pos)
+    return "(NP1000,1,0,70)" + "".join(f"(0:{x + NP1_EDGE_OFFSET_UM:g}:{y:g}:1)" for x, y in pos)
 
 
 def build_meta(
@@ -113,7 +116,7 @@ def build_meta(
 
 
 def write_meta(path: Path, meta: dict[str, str]) -> None:
-    """Write ``key=value`` lines (SpikeGLX uses CRLF-free ``\\n`` on Linux copies; readers accept both)."""
+    """Write the fields as ``key=value`` lines."""
     path.write_text("".join(f"{k}={v}\n" for k, v in meta.items()), encoding="ascii")
 
 
@@ -126,14 +129,11 @@ def sync_trace(n_samples: int, sample_rate: float, start: int = 0) -> np.ndarray
 def write_bin(path: Path, neural: np.ndarray, sync: np.ndarray) -> int:
     """Write (samples, 384) int16 neural data plus the sync column interleaved; return bytes written."""
     if neural.ndim != 2 or neural.shape[1] != N_NEURAL or neural.dtype != np.int16:
-        raise ValueError(f"neural must be int16 (samples, {N_NEURAL}), got {neural.dtype} {neural.shape}")
+        raise ValueError(
+            f"neural must be int16 (samples, {N_NEURAL}), got {neural.dtype} {neural.shape}"
+        )
     frame = np.empty((neural.shape[0], N_SAVED), dtype="<i2")
     frame[:, :N_NEURAL] = neural
     frame[:, N_NEURAL] = sync
     frame.tofile(path)
     return frame.nbytes
-
-
-def read_meta_lines(path: Path) -> Iterable[str]:
-    """The raw lines of a ``.meta`` file (for tests and defect surgery)."""
-    return path.read_text(encoding="ascii").splitlines()

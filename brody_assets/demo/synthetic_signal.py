@@ -49,9 +49,7 @@ def _waveform() -> np.ndarray:
     return trough + peak
 
 
-def make_units(
-    rng: np.random.Generator, n_samples: int, sample_rate: float
-) -> list[Unit]:
+def make_units(rng: np.random.Generator, n_samples: int, sample_rate: float) -> list[Unit]:
     """Draw 4–6 units with distinct peak channels and Poisson spike trains (≥ MIN_SPIKES each)."""
     n_units = int(rng.integers(4, len(LABELS) + 1))
     peaks = np.sort(rng.choice(np.arange(24, N_NEURAL - 24, 12), size=n_units, replace=False))
