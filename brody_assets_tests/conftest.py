@@ -137,3 +137,29 @@ def artifacts_dir() -> Path:
     """Where tests save artifacts a person may look at (screenshots)."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+def write_config(settings: Settings, path: Path) -> Path:
+    """Write ``settings`` as a dj_local_conf.json in the lab's format (for resources under test)."""
+    import json
+
+    conf = {
+        "database.host": settings.database.host,
+        "database.port": settings.database.port,
+        "database.user": settings.database.user,
+        "database.password": settings.database.password.reveal(),
+        "database.use_tls": False,
+        "safemode": False,
+        "custom": {
+            "database.prefix": settings.new_prefix,
+            "database.shadow_prefix": settings.shadow_prefix,
+            "legacy.database.host": settings.legacy.host,
+            "legacy.database.port": settings.legacy.port,
+            "legacy.database.user": settings.legacy.user,
+            "legacy.database.password": settings.legacy.password.reveal(),
+            "legacy.schema_prefix": settings.legacy_schema_prefix,
+            "ephys_root_data_dir": [str(settings.archive_root or ""), str(settings.cup_root or "")],
+        },
+    }
+    path.write_text(json.dumps(conf, indent=2))
+    return path
