@@ -69,6 +69,8 @@ class DemoRecording:
         for field, value in (("experimenter", self.experimenter), ("ratname", self.ratname)):
             if not isinstance(value, str) or not _NAME.match(value):
                 raise ValueError(f"{field} {value!r} is not a plain folder name")
+        if isinstance(self.date, dt.datetime):  # a DATETIME column: keep the day
+            object.__setattr__(self, "date", self.date.date())
         if not isinstance(self.date, dt.date):
             raise ValueError(f"date must be a datetime.date, not {self.date!r}")
         if not 1 <= self.probes <= MAX_PROBES:

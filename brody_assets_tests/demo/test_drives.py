@@ -282,3 +282,8 @@ def test_refuses_unusable_roots_and_names(tmp_path):
     with pytest.raises(ValueError, match="both write"):
         build_demo_drives(tmp_path / "archive", tmp_path / "cup", [A230, A230])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]  # refused before writing
+
+
+def test_a_datetime_from_the_database_becomes_the_day():
+    rec = DemoRecording("Adrian", "A230", dt.datetime(2019, 8, 9, 0, 0))
+    assert rec == A230 and type(rec.date) is dt.date
