@@ -151,7 +151,7 @@ def test_no_shadow_table_has_any_foreign_key(catalog):
 
 
 def test_activation_api(activated, dj_connection):
-    assert activate(dj_connection, activated.new_prefix, activated.shadow_prefix) is activated
+    assert activate(dj_connection, activated.new_prefix, activated.shadow_prefix) == activated
     with pytest.raises(SchemaActivationError, match="already activated"):
         activate(dj_connection, "other_new_", "other_shadow_")
     water = activated.new("action", "Water")
@@ -187,3 +187,31 @@ def test_shadow_to_new_copy_by_column_name_works(activated):
     new_contacts = activated.new("lab", "Contacts")
     new_contacts.insert(contacts - new_contacts.proj())  # one INSERT ... SELECT, by name
     assert new_contacts.fetch1("user_id", "contacts_old_id") == ("abc", 12)
+
+
+def test_other_prefixes_can_be_activated_once_the_first_schemas_are_gone(
+    activated, dj_connection, prefix_factory
+):
+    """Tests drop their schemas between activations; the classes then rebind (spec: one pair of
+    prefixes per process at a time). Restores the module's activation at the end."""
+    first = (activated.new_prefix, activated.shadow_prefix)
+    other = prefix_factory()
+    drop_schemas(dj_connection, *first)
+    try:
+        tables = activate(dj_connection, other + "new_", other + "shadow_")
+        rats = tables.new("subject", "Rats")
+        assert rats.full_table_name == f"`{other}new_subject`.`rats`"
+        assert len(rats()) == 0
+        assert tables.shadow("lab", "Contacts").database == f"{other}shadow_lab"
+    finally:
+        drop_schemas(dj_connection, other + "new_", other + "shadow_")
+        assert activate(dj_connection, *first) == activated
+
+
+def test_static_names_need_no_database():
+    assert len(TABLE_NAMES) == 45
+    assert TABLE_NAMES[("new", "acquisition", "BehaviorEvent")] == "__behavior_event"
+    assert TABLE_NAMES[("new", "subject", "RatHistory.Contact")] == "rat_history__contact"
+    assert TABLE_NAMES[("shadow", "subject", "RatHistory.Contact")] == "__rat_history__contact"
+    shadow = [name for (layer, _f, _c), name in TABLE_NAMES.items() if layer == "shadow"]
+    assert all(name.startswith("__") for name in shadow)
