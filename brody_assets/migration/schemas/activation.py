@@ -94,7 +94,8 @@ def activate(
     """Create (if missing) and bind the 8 schemas ``<prefix>{lab,subject,action,acquisition}``.
 
     Declares any missing table; existing tables are left as they are. Idempotent for the same
-    prefixes; see the module docstring for other prefixes.
+    prefixes (the tables stay bound to the first call's connection); see the module docstring
+    for other prefixes. A returned object is valid until the classes are rebound elsewhere.
     """
     global _active
     if not new_prefix or not shadow_prefix or new_prefix == shadow_prefix:
