@@ -1,0 +1,71 @@
+"""MATLAB-shaped contents of ``parsed_events.peh`` and ``sessions.protocol_data``.
+
+``peh`` (parsed events history) is a 1×N struct array, one element per trial,
+with fields ``states`` (state name -> N×2 [in, out] times, plus
+``starting_state`` / ``ending_state`` names), ``pokes`` (C/L/R -> N×2 times)
+and ``waves`` (sound name -> N×2 times).  ``protocol_data`` is a 1×1 struct of
+per-session summaries.  Both are serialized with :mod:`.mym` (32-bit dims).
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from . import mym
+
+STATES = ("wait_for_cpoke", "cpoke", "wait_for_spoke", "hit_state", "error_state")
+TRIAL_FIELDS = ("states", "pokes", "waves")
+PROTOCOLS = ("ProAnti3", "PBups", "SameDifferent", "TaskSwitch4", "Classical")
+
+
+def _pairs(rng: random.Random, t0: float, n: int) -> np.ndarray:
+    out = np.empty((n, 2))
+    t = t0
+    for k in range(n):
+        t += rng.uniform(0.05, 0.6)
+        out[k, 0] = round(t, 4)
+        t += rng.uniform(0.01, 0.4)
+        out[k, 1] = round(t, 4)
+    return out
+
+
+def peh_value(rng: random.Random, n_trials: int) -> mym.Struct:
+    """The parsed-events struct array of one session."""
+    trials = []
+    t = rng.uniform(1.0, 5.0)
+    for _ in range(n_trials):
+        states: dict[str, object] = {}
+        hit = rng.random() < 0.7
+        for name in STATES:
+            n = 0 if (name == "error_state" and hit) or (name == "hit_state" and not hit) else 1
+            arr = _pairs(rng, t, n) if n else np.zeros((0, 2))
+            if n:
+                t = float(arr[-1, 1])
+            states[name] = arr
+        states["starting_state"] = "state_0"
+        states["ending_state"] = "check_next_trial_ready"
+        pokes = {side: _pairs(rng, t - 2.0, rng.randrange(0, 3)) for side in ("C", "L", "R")}
+        waves = {"go_sound": _pairs(rng, t - 1.5, 1)}
+        trials.append({"states": states, "pokes": pokes, "waves": waves})
+        t += rng.uniform(1.0, 4.0)
+    return mym.Struct(TRIAL_FIELDS, trials)
+
+
+def peh_blob(rng: random.Random, n_trials: int) -> bytes:
+    """Serialized ``peh`` of one session."""
+    return mym.encode(peh_value(rng, n_trials))
+
+
+def protocol_data_value(rng: random.Random, protocol: str, n_trials: int) -> dict[str, object]:
+    """The ``protocol_data`` struct of one session."""
+    hits = np.array([[float(rng.random() < 0.7) for _ in range(n_trials)]])
+    sides = "".join(rng.choice("LR") for _ in range(n_trials))
+    return {"protocol": protocol, "n_trials": float(n_trials), "hit_history": hits, "sides": sides,
+            "stage": float(rng.randrange(1, 8))}
+
+
+def protocol_data_blob(rng: random.Random, protocol: str, n_trials: int) -> bytes:
+    """Serialized ``protocol_data`` of one session."""
+    return mym.encode(protocol_data_value(rng, protocol, n_trials))

@@ -1,0 +1,112 @@
+"""A small encoder for MATLAB mYm blobs with 32-bit dimension fields.
+
+The lab's rig software stored MATLAB values with the mYm library, whose
+format DataJoint can read back (``datajoint.blob.unpack`` with
+``datajoint.blob.use_32bit_dims = True``, spec §1.3).  Layout, all integers
+little-endian ``uint32``:
+
+* blob      = ``b"mYm\\0"`` + value
+* value     = struct | array
+* struct    = ``b"S"`` + ndims + dims… + n_fields + ``"name\\0"``… + for each
+  element (column-major) and each field: byte length + value
+* array     = ``b"A"`` + ndims + dims… + class id + is_complex + data
+  (doubles as float64; chars as one uint16 per character).
+
+Python values map as: :class:`Struct` (a MATLAB 1×N struct array; a plain
+``dict`` is a 1×1 struct), ``str`` -> char row vector, ``float``/``int`` ->
+1×1 double, ``numpy.ndarray`` -> double array (column-major).
+"""
+
+from __future__ import annotations
+
+import struct as _struct
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+_DOUBLE = 6
+_CHAR = 4
+HEADER = b"mYm\0"
+
+
+@dataclass(frozen=True)
+class Struct:
+    """A MATLAB 1×N struct array: ``fields`` in order, one mapping per element."""
+
+    fields: tuple[str, ...]
+    elements: Sequence[Mapping[str, object]]
+
+
+def _u32(*values: int) -> bytes:
+    return _struct.pack(f"<{len(values)}I", *values)
+
+
+def _encode_array(array: np.ndarray) -> bytes:
+    array = np.asarray(array, dtype="<f8")
+    if array.ndim < 2:
+        array = array.reshape(1, -1) if array.ndim == 1 else array.reshape(1, 1)
+    return (
+        b"A"
+        + _u32(array.ndim, *array.shape)
+        + _u32(_DOUBLE, 0)
+        + array.tobytes(order="F")
+    )
+
+
+def _encode_char(text: str) -> bytes:
+    data = np.frombuffer(text.encode("latin1"), dtype=np.uint8).astype("<u2")
+    return b"A" + _u32(2, 1, len(text)) + _u32(_CHAR, 0) + data.tobytes()
+
+
+def _encode_struct(value: Struct) -> bytes:
+    parts = [
+        b"S",
+        _u32(2, 1, len(value.elements)),
+        _u32(len(value.fields)),
+        "\0".join(value.fields).encode() + b"\0",
+    ]
+    for element in value.elements:
+        for name in value.fields:
+            encoded = encode_value(element[name])
+            parts.append(_u32(len(encoded)))
+            parts.append(encoded)
+    return b"".join(parts)
+
+
+def encode_value(value: object) -> bytes:
+    """Serialize one value (without the ``mYm`` header)."""
+    if isinstance(value, Struct):
+        return _encode_struct(value)
+    if isinstance(value, Mapping):
+        return _encode_struct(Struct(tuple(value), [value]))
+    if isinstance(value, str):
+        return _encode_char(value)
+    if isinstance(value, (int, float, np.ndarray, list, tuple)):
+        return _encode_array(np.asarray(value, dtype=float))
+    raise TypeError(f"cannot mYm-encode {type(value).__name__}")
+
+
+COMPRESSION = b"ZL123\0"
+COMPRESS_ABOVE = 1000
+
+
+def encode(value: object, compress: bool = True) -> bytes:
+    """A complete mYm blob (header + value) with 32-bit dimension fields.
+
+    Like mYm, blobs larger than ``COMPRESS_ABOVE`` bytes are zlib-compressed
+    behind the ``ZL123\\0`` marker and a 32-bit uncompressed length, when that
+    makes them smaller.
+    """
+    blob = HEADER + encode_value(value)
+    if compress and len(blob) > COMPRESS_ABOVE:
+        packed = COMPRESSION + _u32(len(blob)) + zlib.compress(blob, 6)
+        if len(packed) < len(blob):
+            return packed
+    return blob
+
+
+def corrupt(blob: bytes) -> bytes:
+    """A deliberately undecodable blob: the mYm header, then an unknown type code and junk."""
+    return HEADER + b"Q" + blob[-16:]
