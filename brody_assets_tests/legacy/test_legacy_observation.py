@@ -1,0 +1,145 @@
+"""Legacy tables as observable assets: observations equal the server's own counts; errors are clear."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pymysql
+import pytest
+from dagster import DagsterEventType, DagsterInstance, Definitions, EventRecordsFilter
+
+from brody_assets.db import bootstrap
+from brody_assets.legacy.assets import observe_legacy_job, observe_legacy_tables
+from brody_assets.legacy.catalog import LEGACY_TABLES
+from brody_assets.resources import LegacyDatabaseResource
+from brody_assets_tests.conftest import make_settings, write_config
+
+
+@pytest.fixture(scope="module")
+def small_legacy(mariadb_server, prefix_factory):
+    """A small demo legacy database and the settings of its read-only account."""
+    from brody_assets.demo.legacy import build_legacy_database
+
+    prefix = prefix_factory()
+    settings = make_settings(mariadb_server, prefix)
+    with mariadb_server.admin_connect() as admin:
+        manifest = build_legacy_database(admin, prefix, scale="small", seed=11,
+                                         end_date=dt.date(2026, 11, 20))
+        bootstrap(admin, settings)
+    return settings, manifest
+
+
+def _run_observe(config_file):
+    defs = Definitions(
+        assets=[observe_legacy_tables],
+        jobs=[observe_legacy_job],
+        resources={"legacy_db": LegacyDatabaseResource(config_file=str(config_file))},
+    )
+    instance = DagsterInstance.ephemeral()
+    result = defs.resolve_job_def("observe_legacy").execute_in_process(
+        instance=instance, raise_on_error=False
+    )
+    return result, instance
+
+
+def _observations(instance):
+    records = instance.get_event_records(
+        EventRecordsFilter(event_type=DagsterEventType.ASSET_OBSERVATION)
+    )
+    return {r.asset_observation.asset_key.to_user_string(): r.asset_observation for r in records}
+
+
+def test_observations_equal_select_count(small_legacy, mariadb_server, tmp_path):
+    settings, manifest = small_legacy
+    result, instance = _run_observe(write_config(settings, tmp_path / "conf.json"))
+    assert result.success
+    observed = _observations(instance)
+    assert len(observed) == 19
+    with mariadb_server.admin_connect() as admin, admin.cursor() as cursor:
+        for table in LEGACY_TABLES:
+            cursor.execute(f"SELECT COUNT(*) FROM {table.qualified(settings.legacy_schema_prefix)}")
+            expected = cursor.fetchone()[0]
+            observation = observed[f"legacy/{table.schema}/{table.name}"]
+            assert observation.metadata["row_count"].value == expected, table.label
+            assert expected == manifest["row_counts"][table.label]
+            if table.date_column:
+                cursor.execute(
+                    f"SELECT MAX(`{table.date_column}`) FROM "
+                    f"{table.qualified(settings.legacy_schema_prefix)}"
+                )
+                newest = cursor.fetchone()[0]
+                assert observation.metadata["newest_date"].value.startswith(str(newest)[:10])
+            assert observation.tags.get("dagster/data_version", "").startswith(f"rows={expected};")
+    water = observed["legacy/ratinfo/water"].metadata
+    assert water["row_count"].value > 100
+
+
+def test_a_missing_table_is_named(mariadb_server, prefix_factory, tmp_path):
+    prefix = prefix_factory()
+    settings = make_settings(mariadb_server, prefix)
+    with mariadb_server.admin_connect() as admin:
+        bootstrap(admin, settings)  # schemas exist, tables do not
+        with admin.cursor() as cursor:
+            cursor.execute(f"CREATE TABLE `{prefix}ratinfo`.contacts (contactid INT PRIMARY KEY)")
+    result, instance = _run_observe(write_config(settings, tmp_path / "conf.json"))
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE)
+    message = failure.event_specific_data.error.message
+    assert f"`{prefix}ratinfo`.`water` is missing" in message
+    assert "legacy.schema_prefix" in message
+    # the table that exists was still observed
+    assert _observations(instance)["legacy/ratinfo/contacts"].metadata["row_count"].value == 0
+
+
+def test_legacy_account_with_write_grants_is_warned_about(small_legacy, mariadb_server, tmp_path):
+    settings, _ = small_legacy
+    with mariadb_server.admin_connect() as admin, admin.cursor() as cursor:
+        cursor.execute(
+            f"GRANT INSERT ON `{settings.legacy_schema('ratinfo')}`.* TO %s@'127.0.0.1'",
+            (settings.legacy.user,),
+        )
+    try:
+        result, _ = _run_observe(write_config(settings, tmp_path / "conf.json"))
+        assert result.success
+        warnings = [e.message for e in result.all_events if e.message and "NOT READ-ONLY" in e.message]
+        assert warnings and "INSERT" in warnings[0]
+    finally:
+        with mariadb_server.admin_connect() as admin, admin.cursor() as cursor:
+            cursor.execute(
+                f"REVOKE INSERT ON `{settings.legacy_schema('ratinfo')}`.* FROM %s@'127.0.0.1'",
+                (settings.legacy.user,),
+            )
+
+
+def test_wrong_password_and_unreachable_server(small_legacy, tmp_path):
+    settings, _ = small_legacy
+    from brody_assets.config import DatabaseSettings, Secret
+
+    wrong = settings.with_overrides(
+        legacy=DatabaseSettings("127.0.0.1", settings.legacy.port, settings.legacy.user, Secret("wrong-pw-xyz"))
+    )
+    resource = LegacyDatabaseResource(config_file=str(write_config(wrong, tmp_path / "a.json")))
+    with pytest.raises(ConnectionError, match="cannot reach the legacy database as .*Access denied") as raised:
+        with resource.connect():
+            pass
+    assert "wrong-pw-xyz" not in str(raised.value)
+    closed = settings.with_overrides(
+        legacy=DatabaseSettings("127.0.0.1", 1, settings.legacy.user, settings.legacy.password)
+    )
+    resource = LegacyDatabaseResource(config_file=str(write_config(closed, tmp_path / "b.json")))
+    with pytest.raises(ConnectionError, match="127.0.0.1:1.*Can't connect"), resource.connect():
+        pass
+
+
+def test_read_only_account_cannot_write(small_legacy):
+    settings, _ = small_legacy
+    conn = pymysql.connect(host="127.0.0.1", port=settings.legacy.port, user=settings.legacy.user,
+                           password=settings.legacy.password.reveal(), autocommit=True)
+    with conn, conn.cursor() as cursor:
+        for statement in (
+            f"UPDATE `{settings.legacy_schema('ratinfo')}`.water SET volume = 0",
+            f"DELETE FROM `{settings.legacy_schema('bdata')}`.sessions",
+            f"DROP TABLE `{settings.legacy_schema('ratinfo')}`.rats",
+        ):
+            with pytest.raises(pymysql.err.OperationalError, match="denied"):
+                cursor.execute(statement)
