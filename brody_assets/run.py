@@ -30,9 +30,10 @@ class RunReport:
 
 
 def materialize_all(jobs: tuple[str, ...] = MAIN_JOBS) -> RunReport:
-    from dagster import DagsterEventType, DagsterInstance, EventRecordsFilter
+    from dagster import AssetKey, DagsterInstance
 
     from brody_assets.definitions import defs
+    from brody_assets.legacy.catalog import LEGACY_TABLES
 
     instance = DagsterInstance.get()
     report = RunReport()
@@ -46,14 +47,10 @@ def materialize_all(jobs: tuple[str, ...] = MAIN_JOBS) -> RunReport:
                     error = getattr(event.event_specific_data, "error", None)
                     if error is not None:
                         report.errors.append(error.message.strip())
-    records = instance.get_event_records(
-        EventRecordsFilter(event_type=DagsterEventType.ASSET_OBSERVATION), limit=1000
-    )
-    for record in reversed(records):  # oldest first, so the newest wins
-        observation = record.asset_observation
-        if observation is None or observation.asset_key.path[0] != "legacy":
-            continue
-        count = observation.metadata.get("row_count")
+    for table in LEGACY_TABLES:
+        key = AssetKey(table.asset_path)
+        records = instance.fetch_observations(key, limit=1).records
+        count = records[0].asset_observation.metadata.get("row_count") if records else None
         if count is not None:
-            report.observations[observation.asset_key.to_user_string()] = int(count.value)
+            report.observations[key.to_user_string()] = int(count.value)
     return report

@@ -74,7 +74,7 @@ def observe_legacy_tables(context):
 
 observe_legacy_job = define_asset_job(
     "observe_legacy",
-    selection=AssetSelection.groups(GROUP),
+    selection=AssetSelection.groups(GROUP, include_sources=True),
     description="Observe every legacy table: row counts, newest dates, data versions.",
 )
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pymysql
 import pytest
-from dagster import DagsterEventType, DagsterInstance, Definitions, EventRecordsFilter
+from dagster import AssetKey, DagsterEventType, DagsterInstance, Definitions
 
 from brody_assets.db import bootstrap
 from brody_assets.legacy.assets import observe_legacy_job, observe_legacy_tables
@@ -43,10 +43,12 @@ def _run_observe(config_file):
 
 
 def _observations(instance):
-    records = instance.get_event_records(
-        EventRecordsFilter(event_type=DagsterEventType.ASSET_OBSERVATION)
-    )
-    return {r.asset_observation.asset_key.to_user_string(): r.asset_observation for r in records}
+    found = {}
+    for table in LEGACY_TABLES:
+        records = instance.fetch_observations(AssetKey(table.asset_path), limit=1).records
+        if records:
+            found[f"legacy/{table.schema}/{table.name}"] = records[0].asset_observation
+    return found
 
 
 def test_observations_equal_select_count(small_legacy, mariadb_server, tmp_path):
@@ -84,7 +86,7 @@ def test_a_missing_table_is_named(mariadb_server, prefix_factory, tmp_path):
     result, instance = _run_observe(write_config(settings, tmp_path / "conf.json"))
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE)
-    message = failure.event_specific_data.error.message
+    message = failure.event_specific_data.error.to_string()
     assert f"`{prefix}ratinfo`.`water` is missing" in message
     assert "legacy.schema_prefix" in message
     # the table that exists was still observed
@@ -99,9 +101,10 @@ def test_legacy_account_with_write_grants_is_warned_about(small_legacy, mariadb_
             (settings.legacy.user,),
         )
     try:
-        result, _ = _run_observe(write_config(settings, tmp_path / "conf.json"))
+        result, instance = _run_observe(write_config(settings, tmp_path / "conf.json"))
         assert result.success
-        warnings = [e.message for e in result.all_events if e.message and "NOT READ-ONLY" in e.message]
+        warnings = [e.user_message for e in instance.all_logs(result.run_id)
+                    if "NOT READ-ONLY" in (e.user_message or "")]
         assert warnings and "INSERT" in warnings[0]
     finally:
         with mariadb_server.admin_connect() as admin, admin.cursor() as cursor:
