@@ -29,7 +29,7 @@ class RunReport:
         return out
 
 
-def materialize_all(jobs: tuple[str, ...] = MAIN_JOBS) -> RunReport:
+def materialize_all(jobs: tuple[str, ...] = MAIN_JOBS, log_level: str = "INFO") -> RunReport:
     from dagster import AssetKey, DagsterInstance
 
     from brody_assets.definitions import defs
@@ -38,7 +38,11 @@ def materialize_all(jobs: tuple[str, ...] = MAIN_JOBS) -> RunReport:
     instance = DagsterInstance.get()
     report = RunReport()
     for name in jobs:
-        result = defs.resolve_job_def(name).execute_in_process(instance=instance, raise_on_error=False)
+        result = defs.resolve_job_def(name).execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        )
         report.runs.append((name, result.run_id, result.success))
         if not result.success:
             report.ok = False

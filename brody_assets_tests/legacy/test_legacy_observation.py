@@ -122,9 +122,8 @@ def test_wrong_password_and_unreachable_server(small_legacy, tmp_path):
         legacy=DatabaseSettings("127.0.0.1", settings.legacy.port, settings.legacy.user, Secret("wrong-pw-xyz"))
     )
     resource = LegacyDatabaseResource(config_file=str(write_config(wrong, tmp_path / "a.json")))
-    with pytest.raises(ConnectionError, match="cannot reach the legacy database as .*Access denied") as raised:
-        with resource.connect():
-            pass
+    with pytest.raises(ConnectionError, match="cannot reach the legacy database as .*Access denied") as raised, resource.connect():
+        pass
     assert "wrong-pw-xyz" not in str(raised.value)
     closed = settings.with_overrides(
         legacy=DatabaseSettings("127.0.0.1", 1, settings.legacy.user, settings.legacy.password)

@@ -55,12 +55,13 @@ def start_dagster_dev(dagster_home: Path, env_extra: dict[str, str] | None = Non
     port = _free_port()
     log = dagster_home / "dagster-dev.log"
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home), **(env_extra or {})}
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port),
-         "-w", str(PROJECT_ROOT / "workspace.yaml")],
-        cwd=PROJECT_ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with open(log, "w") as log_handle:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port),
+             "-w", str(PROJECT_ROOT / "workspace.yaml")],
+            cwd=PROJECT_ROOT, env=env, stdout=log_handle, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_http(f"{base}/server_info", process, log)
