@@ -135,9 +135,9 @@ def test_mym_blobs_decode_with_datajoint_32bit_dims():
         assert set(peh.dtype.names) == {"states", "pokes", "waves"}
         first = value.elements[0]
         states = peh[0, 0]["states"][0, 0]
-        np.testing.assert_array_equal(states["cpoke"], first["states"]["cpoke"])
+        np.testing.assert_array_equal(states["cpoke"], np.asarray(first["states"]["cpoke"]).reshape(-1, 2))
         assert str(states["starting_state"][0]) == "state_0"
-        np.testing.assert_array_equal(peh[0, 5]["pokes"][0, 0]["C"].reshape(-1, 2), value.elements[5]["pokes"]["C"])
+        np.testing.assert_array_equal(peh[0, 5]["pokes"][0, 0]["C"].reshape(-1, 2), np.asarray(value.elements[5]["pokes"]["C"]))
         decoded = djblob.unpack(small)[0, 0]
         np.testing.assert_array_equal(decoded["x"], [[1.0, 2.0], [3.0, 4.0]])
         with pytest.raises(Exception):

@@ -20,15 +20,20 @@ TRIAL_FIELDS = ("states", "pokes", "waves")
 PROTOCOLS = ("ProAnti3", "PBups", "SameDifferent", "TaskSwitch4", "Classical")
 
 
-def _pairs(rng: random.Random, t0: float, n: int) -> np.ndarray:
-    out = np.empty((n, 2))
+_EMPTY = mym.Pairs()
+
+
+def _pairs(rng: random.Random, t0: float, n: int) -> mym.Pairs:
+    """``n`` consecutive [in, out] intervals starting after ``t0`` (n×2, seconds)."""
+    if n == 0:
+        return _EMPTY
+    rows = []
     t = t0
-    for k in range(n):
-        t += rng.uniform(0.05, 0.6)
-        out[k, 0] = round(t, 4)
-        t += rng.uniform(0.01, 0.4)
-        out[k, 1] = round(t, 4)
-    return out
+    for _ in range(n):
+        t_in = t + 0.05 + 0.55 * rng.random()
+        t = t_in + 0.01 + 0.39 * rng.random()
+        rows.append((round(t_in, 4), round(t, 4)))
+    return mym.Pairs(rows)
 
 
 def peh_value(rng: random.Random, n_trials: int) -> mym.Struct:
@@ -40,9 +45,9 @@ def peh_value(rng: random.Random, n_trials: int) -> mym.Struct:
         hit = rng.random() < 0.7
         for name in STATES:
             n = 0 if (name == "error_state" and hit) or (name == "hit_state" and not hit) else 1
-            arr = _pairs(rng, t, n) if n else np.zeros((0, 2))
+            arr = _pairs(rng, t, n)
             if n:
-                t = float(arr[-1, 1])
+                t = arr[-1][1]
             states[name] = arr
         states["starting_state"] = "state_0"
         states["ending_state"] = "check_next_trial_ready"

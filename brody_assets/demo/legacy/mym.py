@@ -14,13 +14,15 @@ little-endian ``uint32``:
 
 Python values map as: :class:`Struct` (a MATLAB 1×N struct array; a plain
 ``dict`` is a 1×1 struct), ``str`` -> char row vector, ``float``/``int`` ->
-1×1 double, ``numpy.ndarray`` -> double array (column-major).
+1×1 double, ``numpy.ndarray`` -> double array (column-major), :class:`Pairs` ->
+N×2 double matrix.
 """
 
 from __future__ import annotations
 
 import struct as _struct
 import zlib
+from functools import lru_cache
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -39,11 +41,31 @@ class Struct:
     elements: Sequence[Mapping[str, object]]
 
 
+_PACKERS = {n: _struct.Struct(f"<{n}I") for n in range(1, 9)}
+
+
+class Pairs(tuple):
+    """An N×2 double matrix given as a tuple of (in, out) rows (cheap to build and encode)."""
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return np.array(list(self), dtype=dtype or float).reshape(len(self), 2)
+
+
+def _encode_pairs(rows: Pairs) -> bytes:
+    n = len(rows)
+    head = b"A" + _PACKERS[5].pack(2, n, 2, _DOUBLE, 0)
+    if not n:
+        return head
+    return head + _struct.pack(f"<{2 * n}d", *[r[0] for r in rows], *[r[1] for r in rows])
+
+
 def _u32(*values: int) -> bytes:
-    return _struct.pack(f"<{len(values)}I", *values)
+    return _PACKERS[len(values)].pack(*values)
 
 
 def _encode_array(array: np.ndarray) -> bytes:
+    if array.__class__ is np.ndarray and array.ndim == 2 and array.dtype == np.float64:
+        return b"A" + _PACKERS[5].pack(2, array.shape[0], array.shape[1], _DOUBLE, 0) + array.tobytes(order="F")
     array = np.asarray(array, dtype="<f8")
     if array.ndim < 2:
         array = array.reshape(1, -1) if array.ndim == 1 else array.reshape(1, 1)
@@ -55,6 +77,7 @@ def _encode_array(array: np.ndarray) -> bytes:
     )
 
 
+@lru_cache(maxsize=4096)
 def _encode_char(text: str) -> bytes:
     data = np.frombuffer(text.encode("latin1"), dtype=np.uint8).astype("<u2")
     return b"A" + _u32(2, 1, len(text)) + _u32(_CHAR, 0) + data.tobytes()
@@ -77,6 +100,10 @@ def _encode_struct(value: Struct) -> bytes:
 
 def encode_value(value: object) -> bytes:
     """Serialize one value (without the ``mYm`` header)."""
+    if value.__class__ is Pairs:
+        return _encode_pairs(value)
+    if value.__class__ is np.ndarray:
+        return _encode_array(value)
     if isinstance(value, Struct):
         return _encode_struct(value)
     if isinstance(value, Mapping):
