@@ -12,7 +12,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from .daily import ActiveRat, DayContext, day_rng, generate_day
+from .daily import ActiveRat, DayContext, day_rng, generate_day, render_blobs
 from .ddl import schema_name
 from .people import Contact
 from .resolve import contacts_with_initials, resolve_user
@@ -89,6 +89,7 @@ def append_days(conn: Any, schema_prefix: str, days: int, seed: int = 7, manifes
     for n in range(1, days + 1):
         day = newest + dt.timedelta(days=n)
         generate_day(tables, ctx, day, active, day_rng(seed, day), rig_tables=False)
+    render_blobs(tables)
     added = {name: insert_rows(conn, schema_prefix, tables[name]) for name in APPENDED}
     result = {"days": days, "first_date": (newest + dt.timedelta(days=1)).isoformat(),
               "last_date": (newest + dt.timedelta(days=days)).isoformat(), "rows_added": added}

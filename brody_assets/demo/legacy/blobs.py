@@ -9,7 +9,10 @@ per-session summaries.  Both are serialized with :mod:`.mym` (32-bit dims).
 
 from __future__ import annotations
 
+import os
 import random
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -74,3 +77,40 @@ def protocol_data_value(rng: random.Random, protocol: str, n_trials: int) -> dic
 def protocol_data_blob(rng: random.Random, protocol: str, n_trials: int) -> bytes:
     """Serialized ``protocol_data`` of one session."""
     return mym.encode(protocol_data_value(rng, protocol, n_trials))
+
+
+@dataclass(frozen=True)
+class BlobJob:
+    """A blob still to be generated: its kind (``peh`` / ``protocol_data``), seed and sizes."""
+
+    kind: str
+    seed: int
+    n_trials: int
+    protocol: str = ""
+
+    def render(self) -> bytes:
+        """Generate the blob bytes (deterministic in the job's fields)."""
+        rng = random.Random(self.seed)
+        if self.kind == "peh":
+            return peh_blob(rng, self.n_trials)
+        return protocol_data_blob(rng, self.protocol, self.n_trials)
+
+
+def _render(job: BlobJob) -> bytes:
+    return job.render()
+
+
+PARALLEL_ABOVE = 5000
+
+
+def render_jobs(rows: list[list], column: int) -> None:
+    """Replace every :class:`BlobJob` in ``rows[i][column]`` by its bytes (in parallel when many)."""
+    todo = [i for i, row in enumerate(rows) if isinstance(row[column], BlobJob)]
+    jobs = [rows[i][column] for i in todo]
+    if len(jobs) > PARALLEL_ABOVE and (os.cpu_count() or 1) > 1:
+        with ProcessPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            rendered = list(pool.map(_render, jobs, chunksize=1000))
+    else:
+        rendered = [job.render() for job in jobs]
+    for i, blob in zip(todo, rendered, strict=True):
+        rows[i][column] = blob

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import colony, people, records
-from .daily import ActiveRat, DayContext, day_rng, generate_day
+from .daily import ActiveRat, DayContext, day_rng, generate_day, render_blobs
 from .defects import DEFECT_KINDS, Ledger
 from .inject import Injector, inject_activity, inject_sessions, inject_surgery
 from .inject_people import cascade, inject_contacts, inject_history, inject_rats
@@ -61,6 +61,7 @@ def generate(scale: Scale, seed: int, end_date: dt.date) -> tuple[dict[str, Tabl
         active = [ActiveRat(r.name, experimenter_of[r.name]) for r in sorted(rats, key=lambda r: r.internal_id)
                   if r.name and r.start <= d < r.end]
         generate_day(t, ctx, day, active, day_rng(seed, day))
+    render_blobs(t)
     tech_people = [c.experimenter for c in contacts if c.is_tech]
     surgeons = [c.experimenter for c in contacts if c.netid and c.initials and c.experimenter != "Alex"][:20]
     records.fill_surgeries(t["ratinfo.surgery"], rats, day0, surgeons, rng)

@@ -150,7 +150,14 @@ def _session(t: dict[str, Table], ctx: DayContext, day: dt.date, rat: ActiveRat,
         data_path=f"/ratter/SoloData/Data/{rat.experimenter}/{rat.name}", video_file="", video_path="",
         protocol=protocol, total_correct=correct, right_correct=round(min(0.99, correct + 0.03), 2),
         left_correct=round(max(0.0, correct - 0.03), 2), percent_violations=round(rng.uniform(0, 0.3), 2),
-        brokenbits=0, protocol_data=blobs.protocol_data_blob(rng, protocol, n_trials),
+        brokenbits=0, protocol_data=blobs.BlobJob("protocol_data", rng.getrandbits(63), n_trials, protocol),
         left_pokes=rng.randrange(50, 400), center_pokes=rng.randrange(100, 600), right_pokes=rng.randrange(50, 400),
         technotes=None, IP_addr=f"128.112.161.{100 + rig}", crashed=0, foodpuck=0)
-    t["bdata.parsed_events"].add(sessid=sessid, peh=blobs.peh_blob(rng, n_trials))
+    t["bdata.parsed_events"].add(sessid=sessid, peh=blobs.BlobJob("peh", rng.getrandbits(63), n_trials))
+
+
+def render_blobs(t: dict[str, Table]) -> None:
+    """Turn the blob placeholders of sessions / parsed_events into mYm bytes."""
+    for name, column in (("bdata.sessions", "protocol_data"), ("bdata.parsed_events", "peh")):
+        if name in t:
+            blobs.render_jobs(t[name].rows, t[name].i(column))

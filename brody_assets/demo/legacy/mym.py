@@ -83,17 +83,18 @@ def _encode_char(text: str) -> bytes:
     return b"A" + _u32(2, 1, len(text)) + _u32(_CHAR, 0) + data.tobytes()
 
 
+@lru_cache(maxsize=1024)
+def _struct_header(fields: tuple[str, ...], n_elements: int) -> bytes:
+    return b"S" + _u32(2, 1, n_elements) + _u32(len(fields)) + "\0".join(fields).encode() + b"\0"
+
+
 def _encode_struct(value: Struct) -> bytes:
-    parts = [
-        b"S",
-        _u32(2, 1, len(value.elements)),
-        _u32(len(value.fields)),
-        "\0".join(value.fields).encode() + b"\0",
-    ]
+    parts = [_struct_header(value.fields, len(value.elements))]
+    pack = _PACKERS[1].pack
     for element in value.elements:
         for name in value.fields:
             encoded = encode_value(element[name])
-            parts.append(_u32(len(encoded)))
+            parts.append(pack(len(encoded)))
             parts.append(encoded)
     return b"".join(parts)
 
@@ -107,7 +108,7 @@ def encode_value(value: object) -> bytes:
     if isinstance(value, Struct):
         return _encode_struct(value)
     if isinstance(value, Mapping):
-        return _encode_struct(Struct(tuple(value), [value]))
+        return _encode_struct(Struct(tuple(value), (value,)))
     if isinstance(value, str):
         return _encode_char(value)
     if isinstance(value, (int, float, np.ndarray, list, tuple)):
