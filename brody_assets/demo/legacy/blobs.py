@@ -70,8 +70,13 @@ def protocol_data_value(rng: random.Random, protocol: str, n_trials: int) -> dic
     """The ``protocol_data`` struct of one session."""
     hits = np.array([[float(rng.random() < 0.7) for _ in range(n_trials)]])
     sides = "".join(rng.choice("LR") for _ in range(n_trials))
-    return {"protocol": protocol, "n_trials": float(n_trials), "hit_history": hits, "sides": sides,
-            "stage": float(rng.randrange(1, 8))}
+    return {
+        "protocol": protocol,
+        "n_trials": float(n_trials),
+        "hit_history": hits,
+        "sides": sides,
+        "stage": float(rng.randrange(1, 8)),
+    }
 
 
 def protocol_data_blob(rng: random.Random, protocol: str, n_trials: int) -> bytes:

@@ -20,17 +20,29 @@ from .writer import create_schemas, insert_rows, prepare_session, row_counts
 TRAILING_COMMA_RATS = ("H125", "M102", "T232")
 
 
-def day_context(scale: Scale, contacts: list[people.Contact], rigs: list[int], next_ids: dict[str, int]) -> DayContext:
+def day_context(
+    scale: Scale, contacts: list[people.Contact], rigs: list[int], next_ids: dict[str, int]
+) -> DayContext:
     """The per-day generation context of a build."""
     techs = [c for c in contacts if c.is_tech]
     return DayContext(
-        rigs=rigs, tech_initials=[c.initials for c in techs if c.initials], tech_names=[c.experimenter for c in techs],
-        trials=scale.trials, next_ids=next_ids,
-        per_day={"timeslots": scale.timeslots, "tech_schedule": scale.tech_schedule_per_day,
-                 "water_extra": scale.water_extra_rate, "rigwater": scale.rigwater_rate,
-                 "session": scale.session_rate, "technotes": scale.technotes_per_day,
-                 "rigflush": scale.rigflush_per_day, "rigfood": scale.rigfood_per_day,
-                 "calibration": scale.calibration_per_day})
+        rigs=rigs,
+        tech_initials=[c.initials for c in techs if c.initials],
+        tech_names=[c.experimenter for c in techs],
+        trials=scale.trials,
+        next_ids=next_ids,
+        per_day={
+            "timeslots": scale.timeslots,
+            "tech_schedule": scale.tech_schedule_per_day,
+            "water_extra": scale.water_extra_rate,
+            "rigwater": scale.rigwater_rate,
+            "session": scale.session_rate,
+            "technotes": scale.technotes_per_day,
+            "rigflush": scale.rigflush_per_day,
+            "rigfood": scale.rigfood_per_day,
+            "calibration": scale.calibration_per_day,
+        },
+    )
 
 
 def generate(scale: Scale, seed: int, end_date: dt.date) -> tuple[dict[str, Table], Ledger]:
@@ -50,22 +62,40 @@ def generate(scale: Scale, seed: int, end_date: dt.date) -> tuple[dict[str, Tabl
     inj = Injector(t, ledger, rng, scale.defect_factor, clean_rats)
     inject_contacts(ledger, contacts)
     inject_rats(inj, contacts, TRAILING_COMMA_RATS)
-    inj.clean_rats -= {t["ratinfo.rats"].get(r, "ratname") for r in t["ratinfo.rats"].rows
-                       if ledger.is_quarantined("ratinfo.rats", t["ratinfo.rats"].key_of(r))}
-    records.fill_rat_history(t["ratinfo.rat_history"], t["ratinfo.rats"], rats, day0, scale.rat_history_edits, rng)
+    inj.clean_rats -= {
+        t["ratinfo.rats"].get(r, "ratname")
+        for r in t["ratinfo.rats"].rows
+        if ledger.is_quarantined("ratinfo.rats", t["ratinfo.rats"].key_of(r))
+    }
+    records.fill_rat_history(
+        t["ratinfo.rat_history"], t["ratinfo.rats"], rats, day0, scale.rat_history_edits, rng
+    )
     next_ids = {name: scale.first_ids.get(name, 1) for name in t}
     ctx = day_context(scale, contacts, rigs, next_ids)
     experimenter_of = {r.name: (r.owner.experimenter if r.owner else r.experimenter) for r in rats}
     for d in range(scale.days):
         day = day0 + dt.timedelta(days=d)
-        active = [ActiveRat(r.name, experimenter_of[r.name]) for r in sorted(rats, key=lambda r: r.internal_id)
-                  if r.name and r.start <= d < r.end]
+        active = [
+            ActiveRat(r.name, experimenter_of[r.name])
+            for r in sorted(rats, key=lambda r: r.internal_id)
+            if r.name and r.start <= d < r.end
+        ]
         generate_day(t, ctx, day, active, day_rng(seed, day))
     render_blobs(t)
     tech_people = [c.experimenter for c in contacts if c.is_tech]
-    surgeons = [c.experimenter for c in contacts if c.netid and c.initials and c.experimenter != "Alex"][:20]
+    surgeons = [
+        c.experimenter for c in contacts if c.netid and c.initials and c.experimenter != "Alex"
+    ][:20]
     records.fill_surgeries(t["ratinfo.surgery"], rats, day0, surgeons, rng)
-    records.fill_rig_maintenance(t["ratinfo.rig_maintenance"], scale.rig_maintenance_rows, rigs, day0, scale.days, tech_people, rng)
+    records.fill_rig_maintenance(
+        t["ratinfo.rig_maintenance"],
+        scale.rig_maintenance_rows,
+        rigs,
+        day0,
+        scale.days,
+        tech_people,
+        rng,
+    )
     inject_history(inj, contacts, TRAILING_COMMA_RATS)
     inject_activity(inj, contacts)
     inject_surgery(inj)
@@ -74,8 +104,14 @@ def generate(scale: Scale, seed: int, end_date: dt.date) -> tuple[dict[str, Tabl
     return t, ledger
 
 
-def build_legacy_database(conn: Any, schema_prefix: str, scale: str = "small", seed: int = 7,
-                          end_date: dt.date | None = None, manifest_path: Path | None = None) -> dict[str, Any]:
+def build_legacy_database(
+    conn: Any,
+    schema_prefix: str,
+    scale: str = "small",
+    seed: int = 7,
+    end_date: dt.date | None = None,
+    manifest_path: Path | None = None,
+) -> dict[str, Any]:
     """Create ``{prefix}bdata``, ``{prefix}ratinfo``, ``{prefix}protocol`` filled with synthetic lab data.
 
     Same (scale, seed, end_date) -> identical table contents.  Returns the
@@ -92,7 +128,10 @@ def build_legacy_database(conn: Any, schema_prefix: str, scale: str = "small", s
     for table in tables.values():
         insert_rows(conn, schema_prefix, table)
     manifest = {
-        "seed": seed, "scale": chosen.name, "end_date": end.isoformat(), "schema_prefix": schema_prefix,
+        "seed": seed,
+        "scale": chosen.name,
+        "end_date": end.isoformat(),
+        "schema_prefix": schema_prefix,
         "row_counts": row_counts(conn, schema_prefix),
         "defects": ledger.entries,
         "defect_kinds": DEFECT_KINDS,

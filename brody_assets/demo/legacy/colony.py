@@ -18,13 +18,48 @@ from .people import Contact
 SPECIAL_CLEAN = ("W055", "W009", "H125", "M102", "T232")
 """Clean rats the spec names (surgery duplicates; trailing-comma contact lists)."""
 PROBLEM_RATS: tuple[tuple[str, str], ...] = (
-    ("Z003", "Alex"), ("Z004", "Alex"), ("T075", ""), ("J090", "AnimalFacility"),
-    ("Z089", "Elyssa"), ("J096", "experimenter"), ("J089", "Jovanna/Min"),
+    ("Z003", "Alex"),
+    ("Z004", "Alex"),
+    ("T075", ""),
+    ("J090", "AnimalFacility"),
+    ("Z089", "Elyssa"),
+    ("J096", "experimenter"),
+    ("J089", "Jovanna/Min"),
 )
 """Rats that cannot be migrated (experimenter ambiguous or junk), spec problem 10."""
-ORPHAN_NAMES = ("M084", "E057", "J288", "F100", "U011", "M021", "U001", "A171", "TANK", "J289",
-                "BROK", "X000", "Z999", "ratn", "F084", "K999", "T09", "Z58", "Z60", "A280",
-                "0446", "0447", "229", "261", "U002", "U003", "0014", "CO64", "`", "unna", "sen1")
+ORPHAN_NAMES = (
+    "M084",
+    "E057",
+    "J288",
+    "F100",
+    "U011",
+    "M021",
+    "U001",
+    "A171",
+    "TANK",
+    "J289",
+    "BROK",
+    "X000",
+    "Z999",
+    "ratn",
+    "F084",
+    "K999",
+    "T09",
+    "Z58",
+    "Z60",
+    "A280",
+    "0446",
+    "0447",
+    "229",
+    "261",
+    "U002",
+    "U003",
+    "0014",
+    "CO64",
+    "`",
+    "unna",
+    "sen1",
+)
 """Rat names used by child tables that never existed in ``rats`` (problem 9)."""
 ALIASES = ("pbibawi", "abondy", "velliott", "Peter Bibawi")
 
@@ -54,11 +89,20 @@ def _rat_names(rng: random.Random, n: int, taken: set[str]) -> list[str]:
     return names
 
 
-def make_rats(rng: random.Random, contacts: list[Contact], n_clean: int, days: int, active: float) -> list[Rat]:
+def make_rats(
+    rng: random.Random, contacts: list[Contact], n_clean: int, days: int, active: float
+) -> list[Rat]:
     """The colony: ``n_clean`` clean rats plus the spec's problem rats."""
     by_netid = {c.netid: c for c in contacts if c.netid}
-    owners = [c for c in contacts if c.netid and not c.is_tech and c.initials
-              and c.experimenter != "Alex" and c.contactid not in (97, 53, 59)][:24]
+    owners = [
+        c
+        for c in contacts
+        if c.netid
+        and not c.is_tech
+        and c.initials
+        and c.experimenter != "Alex"
+        and c.contactid not in (97, 53, 59)
+    ][:24]
     taken = set(SPECIAL_CLEAN) | {n for n, _ in PROBLEM_RATS} | set(ORPHAN_NAMES)
     names = list(SPECIAL_CLEAN) + _rat_names(rng, n_clean - len(SPECIAL_CLEAN), taken)
     mean_len = max(2.0, active * days / max(1.0, n_clean - active))
@@ -77,7 +121,9 @@ def make_rats(rng: random.Random, contacts: list[Contact], n_clean: int, days: i
             start = rng.randrange(-length + 1, days)
         second = owners[(k + 5) % len(owners)].netid
         contact = owner.netid if rng.random() < 0.7 else f"{owner.netid}, {second}"
-        rats.append(Rat(0, name, experimenter, owner, max(0, start), min(days, start + length), contact))
+        rats.append(
+            Rat(0, name, experimenter, owner, max(0, start), min(days, start + length), contact)
+        )
     for name, junk in PROBLEM_RATS:
         rats.append(Rat(0, name, junk, None, 0, min(2, days), "", clean=False))
     rng.shuffle(rats)
@@ -89,21 +135,56 @@ def make_rats(rng: random.Random, contacts: list[Contact], n_clean: int, days: i
 def rat_row(rat: Rat, day0: dt.date, days: int, rng: random.Random) -> dict:
     """The ``ratinfo.rats`` row of ``rat`` (``day0`` = first day of the window)."""
     delivered = day0 + dt.timedelta(days=rat.start - rng.randrange(7, 30))
-    sacrificed = day0 + dt.timedelta(days=rat.end) if rat.end < days and rng.random() < 0.7 else None
+    sacrificed = (
+        day0 + dt.timedelta(days=rat.end) if rat.end < days and rng.random() < 0.7 else None
+    )
     return dict(
-        internalID=rat.internal_id, free=0, alert=int(rng.random() < 0.05), experimenter=rat.experimenter,
-        contact=rat.contact, ratname=rat.name, training=1, comments=rng.choice([None, "", "good rat", "bites"]),
-        vendor=rng.choice(["Taconic", "Taconic", "Harlan"]), waterperday=rng.choice([30, 45, 60, 90]),
-        recovering=0, deliverydate=delivered, massArrival=rng.randrange(90, 160), po=None,
-        extant=int(sacrificed is None), cagemate=None, forceFreeWater=0, dateSac=sacrificed,
-        forceDepWater=0, bringUpAt=0, bringupday=None, ignoredByWatermeister=0,
-        larid=rng.randrange(10000, 99999) if rng.random() < 0.3 else None, israt=1,
+        internalID=rat.internal_id,
+        free=0,
+        alert=int(rng.random() < 0.05),
+        experimenter=rat.experimenter,
+        contact=rat.contact,
+        ratname=rat.name,
+        training=1,
+        comments=rng.choice([None, "", "good rat", "bites"]),
+        vendor=rng.choice(["Taconic", "Taconic", "Harlan"]),
+        waterperday=rng.choice([30, 45, 60, 90]),
+        recovering=0,
+        deliverydate=delivered,
+        massArrival=rng.randrange(90, 160),
+        po=None,
+        extant=int(sacrificed is None),
+        cagemate=None,
+        forceFreeWater=0,
+        dateSac=sacrificed,
+        forceDepWater=0,
+        bringUpAt=0,
+        bringupday=None,
+        ignoredByWatermeister=0,
+        larid=rng.randrange(10000, 99999) if rng.random() < 0.3 else None,
+        israt=1,
     )
 
 
-HISTORY_COLUMNS = ("free", "alert", "experimenter", "contact", "ratname", "training", "comments",
-                   "waterperday", "recovering", "extant", "cagemate", "forceFreeWater", "dateSac",
-                   "forceDepWater", "bringUpAt", "bringupday", "ignoredByWatermeister")
+HISTORY_COLUMNS = (
+    "free",
+    "alert",
+    "experimenter",
+    "contact",
+    "ratname",
+    "training",
+    "comments",
+    "waterperday",
+    "recovering",
+    "extant",
+    "cagemate",
+    "forceFreeWater",
+    "dateSac",
+    "forceDepWater",
+    "bringUpAt",
+    "bringupday",
+    "ignoredByWatermeister",
+)
 
 
 def history_rows(rat_values: dict, logtimes: list[dt.datetime], rng: random.Random) -> list[dict]:
@@ -114,7 +195,9 @@ def history_rows(rat_values: dict, logtimes: list[dt.datetime], rng: random.Rand
         if n:
             edit = rng.choice(["comments", "waterperday", "alert", "recovering"])
             if edit == "comments":
-                values["comments"] = rng.choice(["weight ok", "on free water", "moved rig", "back on schedule"])
+                values["comments"] = rng.choice(
+                    ["weight ok", "on free water", "moved rig", "back on schedule"]
+                )
             elif edit == "waterperday":
                 values["waterperday"] = rng.choice([30, 45, 60, 90])
             else:

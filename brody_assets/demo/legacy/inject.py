@@ -25,21 +25,42 @@ ZERO_DATETIME = "0000-00-00 00:00:00"
 class Injector:
     """Picks clean rows deterministically and records what it does to them."""
 
-    def __init__(self, t: dict[str, Table], ledger: Ledger, rng: random.Random, factor: int, clean_rats: set[str]):
-        self.t, self.ledger, self.rng, self.factor, self.clean_rats = t, ledger, rng, factor, clean_rats
+    def __init__(
+        self,
+        t: dict[str, Table],
+        ledger: Ledger,
+        rng: random.Random,
+        factor: int,
+        clean_rats: set[str],
+    ):
+        self.t, self.ledger, self.rng, self.factor, self.clean_rats = (
+            t,
+            ledger,
+            rng,
+            factor,
+            clean_rats,
+        )
 
     def n(self, base: int) -> int:
         """Scaled count of a defect kind."""
         return base * self.factor
 
-    def pick(self, table: str, count: int, rat_col: str | None = None,
-             where: Callable[[list[Any]], bool] | None = None) -> list[list[Any]]:
+    def pick(
+        self,
+        table: str,
+        count: int,
+        rat_col: str | None = None,
+        where: Callable[[list[Any]], bool] | None = None,
+    ) -> list[list[Any]]:
         """``count`` untouched rows of ``table`` (of clean rats when ``rat_col`` is given)."""
         tab = self.t[table]
-        pool = [r for r in tab.rows
-                if not self.ledger.has_any(table, tab.key_of(r))
-                and (rat_col is None or tab.get(r, rat_col) in self.clean_rats)
-                and (where is None or where(r))]
+        pool = [
+            r
+            for r in tab.rows
+            if not self.ledger.has_any(table, tab.key_of(r))
+            and (rat_col is None or tab.get(r, rat_col) in self.clean_rats)
+            and (where is None or where(r))
+        ]
         return self.rng.sample(pool, min(count, len(pool)))
 
     def by_id(self, table: str, ident: int, template: list[Any]) -> list[Any]:
@@ -71,13 +92,18 @@ class Injector:
 
 def inject_activity(inj: Injector, contacts: list[Contact]) -> None:
     """Defects in mass, water, rigwater, schedule, tech_schedule, technotes and the rig tables."""
-    t, rng = inj.t, inj.rng
+    t = inj.t
     mass = t["ratinfo.mass"]
     shared = sorted(SHARED_INITIALS)
     for k, row in enumerate(inj.pick("ratinfo.mass", inj.n(9), "ratname")):
         ini = shared[k % len(shared)]
         mass.set(row, "tech", ini)
-        inj.mark("ratinfo.mass", row, "mass_tech_ambiguous", f"tech {ini!r} matches {len(contacts_with_initials(contacts, ini))} contacts")
+        inj.mark(
+            "ratinfo.mass",
+            row,
+            "mass_tech_ambiguous",
+            f"tech {ini!r} matches {len(contacts_with_initials(contacts, ini))} contacts",
+        )
     for k, row in enumerate(inj.pick("ratinfo.mass", inj.n(4), "ratname")):
         ini = UNKNOWN_INITIALS[k % len(UNKNOWN_INITIALS)]
         mass.set(row, "tech", ini)
@@ -96,7 +122,10 @@ def inject_activity(inj: Injector, contacts: list[Contact]) -> None:
     mass_orphans = ("TANK", "M084", "U001", "E057", "   0", "J288", "F100")
     for k, row in enumerate(inj.pick("ratinfo.mass", inj.n(5), "ratname")):
         name = mass_orphans[k % len(mass_orphans)]
-        if any(mass.get(r, "ratname") == name and mass.get(r, "date") == mass.get(row, "date") for r in mass.rows):
+        if any(
+            mass.get(r, "ratname") == name and mass.get(r, "date") == mass.get(row, "date")
+            for r in mass.rows
+        ):
             continue
         mass.set(row, "ratname", name)
         inj.mark("ratinfo.mass", row, "mass_rat_orphan", f"rat {name!r} not in rats")
@@ -105,10 +134,23 @@ def inject_activity(inj: Injector, contacts: list[Contact]) -> None:
     template = water.rows[0]
     for ident in (455474, 455475, 455476, 455477, 455479):
         row = inj.by_id("ratinfo.water", ident, template)
-        for col, value in (("date", ZERO_DATE), ("rat", ""), ("tech", None), ("starttime", None), ("stoptime", None),
-                           ("volume", "0.000"), ("percent_bodymass", "0.000"), ("percent_target", "0.000")):
+        for col, value in (
+            ("date", ZERO_DATE),
+            ("rat", ""),
+            ("tech", None),
+            ("starttime", None),
+            ("stoptime", None),
+            ("volume", "0.000"),
+            ("percent_bodymass", "0.000"),
+            ("percent_target", "0.000"),
+        ):
             water.set(row, col, value)
-        inj.mark("ratinfo.water", row, "water_date_zero", "date 0000-00-00, empty rat, NULL tech, zero volumes")
+        inj.mark(
+            "ratinfo.water",
+            row,
+            "water_date_zero",
+            "date 0000-00-00, empty rat, NULL tech, zero volumes",
+        )
     for row in inj.pick("ratinfo.water", inj.n(3), "rat"):
         water.set(row, "starttime", None)
         inj.mark("ratinfo.water", row, "water_starttime_null", "starttime NULL")
@@ -118,7 +160,9 @@ def inject_activity(inj: Injector, contacts: list[Contact]) -> None:
     for k, row in enumerate(inj.pick("ratinfo.water", inj.n(3), "rat")):
         ini = ("FW", "XQ", "TB")[k % 3]
         water.set(row, "tech", ini)
-        inj.mark("ratinfo.water", row, "water_tech_not_in_contacts", f"tech {ini!r} matches no contact")
+        inj.mark(
+            "ratinfo.water", row, "water_tech_not_in_contacts", f"tech {ini!r} matches no contact"
+        )
     water_orphans = ("U001", "U002", "BROK", "TANK", "0014", "`", "U003", "CO64")
     for k, row in enumerate(inj.pick("ratinfo.water", inj.n(5), "rat")):
         name = water_orphans[k % len(water_orphans)]
@@ -129,8 +173,12 @@ def inject_activity(inj: Injector, contacts: list[Contact]) -> None:
             water.set(row, col, "0.000")
         copy = inj.append_copy("ratinfo.water", row)
         for r in (row, copy):
-            inj.mark("ratinfo.water", r, "water_repeated_zero_volume",
-                     f"repeat of {water.get(row, 'rat')} {water.get(row, 'date')} {water.get(row, 'starttime')}")
+            inj.mark(
+                "ratinfo.water",
+                r,
+                "water_repeated_zero_volume",
+                f"repeat of {water.get(row, 'rat')} {water.get(row, 'date')} {water.get(row, 'starttime')}",
+            )
 
     rigwater = t["ratinfo.rigwater"]
     for k, row in enumerate(inj.pick("ratinfo.rigwater", inj.n(4), "ratname")):
@@ -163,13 +211,23 @@ def inject_activity(inj: Injector, contacts: list[Contact]) -> None:
     notes = t["ratinfo.technotes"]
     for k, row in enumerate(inj.pick("ratinfo.technotes", inj.n(2))):
         notes.set(row, ("datestr", "timestr")[k % 2], None)
-        inj.mark("ratinfo.technotes", row, "technote_datetime_missing", ("datestr", "timestr")[k % 2] + " NULL")
+        inj.mark(
+            "ratinfo.technotes",
+            row,
+            "technote_datetime_missing",
+            ("datestr", "timestr")[k % 2] + " NULL",
+        )
     for row in inj.pick("ratinfo.technotes", inj.n(2)):
         notes.set(row, "note", "Rat looked lethargic; " * 45)
         inj.mark("ratinfo.technotes", row, "technote_note_too_wide", "note > 800 characters")
     for row in inj.pick("ratinfo.technotes", inj.n(2)):
         notes.set(row, "techinitials", "ZQ")
-        inj.mark("ratinfo.technotes", row, "technote_tech_not_in_contacts", "techinitials 'ZQ' match no contact")
+        inj.mark(
+            "ratinfo.technotes",
+            row,
+            "technote_tech_not_in_contacts",
+            "techinitials 'ZQ' match no contact",
+        )
 
     for row in inj.pick("ratinfo.rigfood", inj.n(2)):
         t["ratinfo.rigfood"].set(row, "rigid", 255)
@@ -177,32 +235,68 @@ def inject_activity(inj: Injector, contacts: list[Contact]) -> None:
 
     maint = t["ratinfo.rig_maintenance"]
     orphan_rigs = [303] + list(range(305, 324)) + list(range(325, 334)) + [335, 336]
-    for k, row in enumerate(inj.pick("ratinfo.rig_maintenance", inj.n(6), where=lambda r: maint.get(r, "maintenance_id") != 774)):
+    for k, row in enumerate(
+        inj.pick(
+            "ratinfo.rig_maintenance",
+            inj.n(6),
+            where=lambda r: maint.get(r, "maintenance_id") != 774,
+        )
+    ):
         maint.set(row, "rigid", orphan_rigs[(k * 7) % len(orphan_rigs)])
-        inj.mark("ratinfo.rig_maintenance", row, "rig_maintenance_rig_orphan", f"rigid {maint.get(row, 'rigid')}")
-    for k, row in enumerate(inj.pick("ratinfo.rig_maintenance", inj.n(2), where=lambda r: maint.get(r, "maintenance_id") != 774)):
+        inj.mark(
+            "ratinfo.rig_maintenance",
+            row,
+            "rig_maintenance_rig_orphan",
+            f"rigid {maint.get(row, 'rigid')}",
+        )
+    for k, row in enumerate(
+        inj.pick(
+            "ratinfo.rig_maintenance",
+            inj.n(2),
+            where=lambda r: maint.get(r, "maintenance_id") != 774,
+        )
+    ):
         maint.set(row, ("note", "fix_note")[k % 2], "Valve replaced after repeated leaks. " * 16)
-        inj.mark("ratinfo.rig_maintenance", row, "rig_maintenance_note_too_wide", ("note", "fix_note")[k % 2] + " > 500 characters")
+        inj.mark(
+            "ratinfo.rig_maintenance",
+            row,
+            "rig_maintenance_note_too_wide",
+            ("note", "fix_note")[k % 2] + " > 500 characters",
+        )
     row = inj.by_id("ratinfo.rig_maintenance", 774, maint.rows[-1])
     maint.set(row, "fix_date", ZERO_DATETIME)
     inj.mark("ratinfo.rig_maintenance", row, "rig_maintenance_zero_datetime", "fix_date zero")
     for row in inj.pick("ratinfo.rig_maintenance", 2):
         maint.set(row, "broke_date", ZERO_DATETIME)
         maint.set(row, "fix_date", ZERO_DATETIME)
-        inj.mark("ratinfo.rig_maintenance", row, "rig_maintenance_zero_datetime", "broke_date and fix_date zero")
+        inj.mark(
+            "ratinfo.rig_maintenance",
+            row,
+            "rig_maintenance_zero_datetime",
+            "broke_date and fix_date zero",
+        )
 
     cal = t["bdata.calibration_info_tbl"]
     for k, row in enumerate(inj.pick("bdata.calibration_info_tbl", inj.n(4))):
         cal.set(row, "rig_id", ("44", "999")[k % 2])
-        inj.mark("bdata.calibration_info_tbl", row, "calibration_rig_orphan", f"rig_id {cal.get(row, 'rig_id')}")
+        inj.mark(
+            "bdata.calibration_info_tbl",
+            row,
+            "calibration_rig_orphan",
+            f"rig_id {cal.get(row, 'rig_id')}",
+        )
     for value in ("", "NaN", "r7"):
         row = inj.pick("bdata.calibration_info_tbl", 1)[0]
         cal.set(row, "rig_id", value)
-        inj.mark("bdata.calibration_info_tbl", row, "calibration_rig_id_not_numeric", f"rig_id {value!r}")
+        inj.mark(
+            "bdata.calibration_info_tbl", row, "calibration_rig_id_not_numeric", f"rig_id {value!r}"
+        )
     row = inj.by_id("bdata.calibration_info_tbl", 76687, cal.rows[-1])
     cal.set(row, "dateval", ZERO_DATETIME)
     cal.set(row, "rig_id", "401")
-    inj.mark("bdata.calibration_info_tbl", row, "calibration_dateval_zero", "dateval zero, rig_id 401")
+    inj.mark(
+        "bdata.calibration_info_tbl", row, "calibration_dateval_zero", "dateval zero, rig_id 401"
+    )
 
 
 def inject_surgery(inj: Injector) -> None:
@@ -213,12 +307,23 @@ def inject_surgery(inj: Injector) -> None:
         s.set(rows[ident], "date", ZERO_DATE)
         inj.mark("ratinfo.surgery", rows[ident], "surgery_date_zero", "date 0000-00-00")
     for ratname in ("W055", "W009"):
-        first = next(r for r in s.rows if s.get(r, "ratname") == ratname and not inj.ledger.has_any("ratinfo.surgery", s.key_of(r)))
-        for dup in inj.pick("ratinfo.surgery", 2, where=lambda r, n=ratname: s.get(r, "ratname") != n):
+        first = next(
+            r
+            for r in s.rows
+            if s.get(r, "ratname") == ratname
+            and not inj.ledger.has_any("ratinfo.surgery", s.key_of(r))
+        )
+        for dup in inj.pick(
+            "ratinfo.surgery", 2, where=lambda r, n=ratname: s.get(r, "ratname") != n
+        ):
             for col in ("ratname", "date", "starttime"):
                 s.set(dup, col, s.get(first, col))
-            inj.mark("ratinfo.surgery", dup, "surgery_duplicate_natural_key",
-                     f"same (ratname, date, starttime) as surgery id {s.get(first, 'id')}")
+            inj.mark(
+                "ratinfo.surgery",
+                dup,
+                "surgery_duplicate_natural_key",
+                f"same (ratname, date, starttime) as surgery id {s.get(first, 'id')}",
+            )
             inj.ledger._touched.add(("ratinfo.surgery", tuple(s.key_of(first).items())))
     for name in ("T09", "Z58", "Z60", "A280"):
         row = inj.pick("ratinfo.surgery", 1, "ratname")[0]
@@ -231,7 +336,9 @@ def inject_surgery(inj: Injector) -> None:
     s.set(row, "surgeon", "Dr. Maximiliana Featherstonehaugh-Smythe")
     inj.mark("ratinfo.surgery", row, "surgery_surgeon_too_wide", "surgeon > 32 characters")
     for row in inj.pick("ratinfo.surgery", 2, "ratname"):
-        s.set(row, "notes", "Craniotomy over target; dura intact; implant secured with cement. " * 10)
+        s.set(
+            row, "notes", "Craniotomy over target; dura intact; implant secured with cement. " * 10
+        )
         inj.mark("ratinfo.surgery", row, "surgery_notes_too_wide", "notes > 600 characters")
     for k, row in enumerate(inj.pick("ratinfo.surgery", 3, "ratname")):
         odd = dt.timedelta(seconds=(4, 11, 0)[k])
@@ -247,18 +354,37 @@ def inject_sessions(inj: Injector) -> None:
     for row in inj.pick("bdata.sess_started", inj.n(2), "ratname"):
         ss.set(row, "rigid", 0)
         ss.set(row, "hostname", "bdata-pc")
-        inj.mark("bdata.sess_started", row, "sess_started_rig_unresolvable", "rigid 0, hostname 'bdata-pc'")
+        inj.mark(
+            "bdata.sess_started",
+            row,
+            "sess_started_rig_unresolvable",
+            "rigid 0, hostname 'bdata-pc'",
+        )
     for row in inj.pick("bdata.sess_started", inj.n(2), "ratname"):
         ss.set(row, "ratname", None)
         inj.mark("bdata.sess_started", row, "sess_started_ratname_null", "ratname NULL")
-    bad_started = {ss.get(r, "sessid") for r in ss.rows if inj.ledger.has_any("bdata.sess_started", ss.key_of(r))}
+    bad_started = {
+        ss.get(r, "sessid")
+        for r in ss.rows
+        if inj.ledger.has_any("bdata.sess_started", ss.key_of(r))
+    }
     ok = lambda r: se.get(r, "sessid") not in bad_started  # noqa: E731
     for row in inj.pick("bdata.sessions", inj.n(2), "ratname", ok):
         se.set(row, "experimenter", "Alex")
-        inj.mark("bdata.sessions", row, "session_experimenter_ambiguous", "experimenter 'Alex' matches 2 contacts")
+        inj.mark(
+            "bdata.sessions",
+            row,
+            "session_experimenter_ambiguous",
+            "experimenter 'Alex' matches 2 contacts",
+        )
     for row in inj.pick("bdata.sessions", inj.n(2), "ratname", ok):
         se.set(row, "experimenter", "Chuckles")
-        inj.mark("bdata.sessions", row, "session_experimenter_unresolvable", "experimenter 'Chuckles' matches no contact")
+        inj.mark(
+            "bdata.sessions",
+            row,
+            "session_experimenter_unresolvable",
+            "experimenter 'Chuckles' matches no contact",
+        )
     for row in inj.pick("bdata.sessions", inj.n(2), "ratname", ok):
         se.set(row, "hostname", "scratch")
         inj.mark("bdata.sessions", row, "session_hostname_unresolvable", "hostname 'scratch'")
@@ -267,10 +393,20 @@ def inject_sessions(inj: Injector) -> None:
         inj.mark("bdata.sessions", row, "session_protocol_data_null", "protocol_data NULL")
     missing = {se.get(r, "sessid") for r in inj.pick("bdata.sessions", inj.n(2), "ratname", ok)}
     for sessid in sorted(missing):
-        inj.ledger.add("bdata.sessions", {"sessid": sessid}, "session_without_parsed_events", "no parsed_events row")
+        inj.ledger.add(
+            "bdata.sessions",
+            {"sessid": sessid},
+            "session_without_parsed_events",
+            "no parsed_events row",
+        )
     pe.rows = [r for r in pe.rows if pe.get(r, "sessid") not in missing]
-    clean_sessions = {se.get(r, "sessid") for r in se.rows if not inj.ledger.has_any("bdata.sessions", se.key_of(r))}
-    for row in inj.pick("bdata.parsed_events", inj.n(2), where=lambda r: pe.get(r, "sessid") in clean_sessions):
+    clean_sessions = {
+        se.get(r, "sessid")
+        for r in se.rows
+        if not inj.ledger.has_any("bdata.sessions", se.key_of(r))
+    }
+    for row in inj.pick(
+        "bdata.parsed_events", inj.n(2), where=lambda r: pe.get(r, "sessid") in clean_sessions
+    ):
         pe.set(row, "peh", mym.corrupt(pe.get(row, "peh")))
         inj.mark("bdata.parsed_events", row, "peh_undecodable", "unknown mYm type code")
-

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import struct as _struct
 import zlib
-from functools import lru_cache
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -65,16 +65,15 @@ def _u32(*values: int) -> bytes:
 
 def _encode_array(array: np.ndarray) -> bytes:
     if array.__class__ is np.ndarray and array.ndim == 2 and array.dtype == np.float64:
-        return b"A" + _PACKERS[5].pack(2, array.shape[0], array.shape[1], _DOUBLE, 0) + array.tobytes(order="F")
+        return (
+            b"A"
+            + _PACKERS[5].pack(2, array.shape[0], array.shape[1], _DOUBLE, 0)
+            + array.tobytes(order="F")
+        )
     array = np.asarray(array, dtype="<f8")
     if array.ndim < 2:
         array = array.reshape(1, -1) if array.ndim == 1 else array.reshape(1, 1)
-    return (
-        b"A"
-        + _u32(array.ndim, *array.shape)
-        + _u32(_DOUBLE, 0)
-        + array.tobytes(order="F")
-    )
+    return b"A" + _u32(array.ndim, *array.shape) + _u32(_DOUBLE, 0) + array.tobytes(order="F")
 
 
 @lru_cache(maxsize=4096)

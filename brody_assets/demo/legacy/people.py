@@ -17,26 +17,204 @@ N_CONTACTS = 116
 N_RIGS = 40
 N_TOWERS = 17
 
-FIRST_NAMES = (
-    "Carlos Jeffrey Marino Chuck Ahmed Brian Jovan Kevin Thomas Emily Diksha Tyler Jorge Anna "
-    "Bing Chris Joseph Katie Laura Maria Nadia Owen Priya Quinn Rachel Samuel Tanya Uma Vera "
-    "Walter Xiao Yusuf Zoe Adam Bella Caleb Dana Eli Fiona Gabe Hana Ivan Julia Kai Lena Milo "
-    "Nora Oscar Paula Rafael Sofia Theo Ursula Vince Wendy Yara Zack Amir Beth Cyrus Dora "
-    "Ethan Faye Gil Hugo Iris Jonah Kira Leo Mina Nico Olga Pablo Rosa Sven Tess Ulla Victor "
-    "Willa Xena Yosef Zara Abel Bruna Cora Dario Elsa Felix Greta Hank Ilse Jasper Kenji Lior "
-    "Mae Nils Orla Pia Reza Saul Tova Uri Vlad Wren Yuki Zeno Arlo Blair Cleo Dev Esme Finn"
-).split()
-LAST_NAMES = (
-    "Brody Erlich Pagan Kopec Akrami Scott Ryan Kim Luo Dennis Sharma Boyd Yanez Piet Wang Deck "
-    "Hall Hart Reyes Ortiz Moss Park Rao Lang Stone Young Berg Cole Diaz Ford Grant Hayes Ito "
-    "Jung Kerr Lowe Marsh Nash Owens Price Quill Rhodes Shaw Tate Upton Vance Wells York Zhao "
-    "Abbott Blake Cruz Dunn Eaton Flynn Gale Holt Irwin Joyce Knox Lyle Mann Noble Oakes Pike"
-).split()
+FIRST_NAMES = [
+    "Carlos",
+    "Jeffrey",
+    "Marino",
+    "Chuck",
+    "Ahmed",
+    "Brian",
+    "Jovan",
+    "Kevin",
+    "Thomas",
+    "Emily",
+    "Diksha",
+    "Tyler",
+    "Jorge",
+    "Anna",
+    "Bing",
+    "Chris",
+    "Joseph",
+    "Katie",
+    "Laura",
+    "Maria",
+    "Nadia",
+    "Owen",
+    "Priya",
+    "Quinn",
+    "Rachel",
+    "Samuel",
+    "Tanya",
+    "Uma",
+    "Vera",
+    "Walter",
+    "Xiao",
+    "Yusuf",
+    "Zoe",
+    "Adam",
+    "Bella",
+    "Caleb",
+    "Dana",
+    "Eli",
+    "Fiona",
+    "Gabe",
+    "Hana",
+    "Ivan",
+    "Julia",
+    "Kai",
+    "Lena",
+    "Milo",
+    "Nora",
+    "Oscar",
+    "Paula",
+    "Rafael",
+    "Sofia",
+    "Theo",
+    "Ursula",
+    "Vince",
+    "Wendy",
+    "Yara",
+    "Zack",
+    "Amir",
+    "Beth",
+    "Cyrus",
+    "Dora",
+    "Ethan",
+    "Faye",
+    "Gil",
+    "Hugo",
+    "Iris",
+    "Jonah",
+    "Kira",
+    "Leo",
+    "Mina",
+    "Nico",
+    "Olga",
+    "Pablo",
+    "Rosa",
+    "Sven",
+    "Tess",
+    "Ulla",
+    "Victor",
+    "Willa",
+    "Xena",
+    "Yosef",
+    "Zara",
+    "Abel",
+    "Bruna",
+    "Cora",
+    "Dario",
+    "Elsa",
+    "Felix",
+    "Greta",
+    "Hank",
+    "Ilse",
+    "Jasper",
+    "Kenji",
+    "Lior",
+    "Mae",
+    "Nils",
+    "Orla",
+    "Pia",
+    "Reza",
+    "Saul",
+    "Tova",
+    "Uri",
+    "Vlad",
+    "Wren",
+    "Yuki",
+    "Zeno",
+    "Arlo",
+    "Blair",
+    "Cleo",
+    "Dev",
+    "Esme",
+    "Finn",
+]
+LAST_NAMES = [
+    "Brody",
+    "Erlich",
+    "Pagan",
+    "Kopec",
+    "Akrami",
+    "Scott",
+    "Ryan",
+    "Kim",
+    "Luo",
+    "Dennis",
+    "Sharma",
+    "Boyd",
+    "Yanez",
+    "Piet",
+    "Wang",
+    "Deck",
+    "Hall",
+    "Hart",
+    "Reyes",
+    "Ortiz",
+    "Moss",
+    "Park",
+    "Rao",
+    "Lang",
+    "Stone",
+    "Young",
+    "Berg",
+    "Cole",
+    "Diaz",
+    "Ford",
+    "Grant",
+    "Hayes",
+    "Ito",
+    "Jung",
+    "Kerr",
+    "Lowe",
+    "Marsh",
+    "Nash",
+    "Owens",
+    "Price",
+    "Quill",
+    "Rhodes",
+    "Shaw",
+    "Tate",
+    "Upton",
+    "Vance",
+    "Wells",
+    "York",
+    "Zhao",
+    "Abbott",
+    "Blake",
+    "Cruz",
+    "Dunn",
+    "Eaton",
+    "Flynn",
+    "Gale",
+    "Holt",
+    "Irwin",
+    "Joyce",
+    "Knox",
+    "Lyle",
+    "Mann",
+    "Noble",
+    "Oakes",
+    "Pike",
+]
 
-SHARED_INITIALS: dict[str, int] = {"AS": 2, "RL": 2, "TJ": 2, "SS": 2, "SB": 2, "MP": 2, "JW": 2, "TH": 2, "AB": 3}
+SHARED_INITIALS: dict[str, int] = {
+    "AS": 2,
+    "RL": 2,
+    "TJ": 2,
+    "SS": 2,
+    "SB": 2,
+    "MP": 2,
+    "JW": 2,
+    "TH": 2,
+    "AB": 3,
+}
 """Initials that several contacts share (problem 4) and how many contacts carry them."""
 UNKNOWN_INITIALS: tuple[str, ...] = ("FW", "TZL", "EJD", "TB")
 """Initials used in weighings that no contact has (problem 4)."""
+FOREIGN_INITIALS: tuple[str, ...] = ("XQ", "ZQ")
+"""Initials used in water / technotes that no contact has."""
 
 # (contactid, experimenter, netid or None, initials) fixed by the spec
 FIXED: tuple[tuple[int, str, str | None, str | None], ...] = (
@@ -51,7 +229,11 @@ FIXED: tuple[tuple[int, str, str | None, str | None], ...] = (
     (88, "Alex", "akoralek", "AK"),
     (40, "Visitor", None, None),
 )
-DUPLICATE_EMAILS: tuple[tuple[int, int, str], ...] = ((12, 97, "{}x"), (71, 53, "old_{}"), (94, 59, "{}xx"))
+DUPLICATE_EMAILS: tuple[tuple[int, int, str], ...] = (
+    (12, 97, "{}x"),
+    (71, 53, "old_{}"),
+    (94, 59, "{}xx"),
+)
 """(kept id, stale id, stale-name pattern) of the contacts sharing an email (problem 1)."""
 TECH_IDS: tuple[int, ...] = (20, 21, 22, 24, 25, 26, 27, 28)
 
@@ -73,7 +255,12 @@ def make_contacts(rng: random.Random) -> list[Contact]:
     fixed = {cid: Contact(cid, name, netid, ini) for cid, name, netid, ini in FIXED}
     stale_ids = {stale for _, stale, _ in DUPLICATE_EMAILS}
     shared_slots = [ini for ini, n in sorted(SHARED_INITIALS.items()) for _ in range(n)]
-    reserved = set(SHARED_INITIALS) | set(UNKNOWN_INITIALS) | {c.initials for c in fixed.values()}
+    reserved = (
+        set(SHARED_INITIALS)
+        | set(UNKNOWN_INITIALS)
+        | set(FOREIGN_INITIALS)
+        | {c.initials for c in fixed.values()}
+    )
     used_names = {c.experimenter.lower() for c in fixed.values()}
     used_netids = {c.netid for c in fixed.values() if c.netid}
     firsts = [f for f in FIRST_NAMES if f.lower() not in used_names]
@@ -94,17 +281,31 @@ def make_contacts(rng: random.Random) -> list[Contact]:
             initials = shared_slots[shared_ids.index(cid)]
         else:
             initials = None
-            for cand in (first[0] + last[0], first[0] + last[:2], first[:2] + last[0], first[:2] + last[:2]):
+            for cand in (
+                first[0] + last[0],
+                first[0] + last[:2],
+                first[:2] + last[0],
+                first[:2] + last[:2],
+            ):
                 cand = cand.upper()
                 if cand not in reserved:
                     initials = cand
                     break
             assert initials is not None
             reserved.add(initials)
-        contacts[cid] = Contact(cid, first, netid, initials, is_tech=cid in TECH_IDS, is_alumni=rng.random() < 0.4 and cid not in TECH_IDS)
+        contacts[cid] = Contact(
+            cid,
+            first,
+            netid,
+            initials,
+            is_tech=cid in TECH_IDS,
+            is_alumni=rng.random() < 0.4 and cid not in TECH_IDS,
+        )
     for kept, stale, pattern in DUPLICATE_EMAILS:
         k = contacts[kept]
-        contacts[stale] = Contact(stale, pattern.format(k.experimenter), k.netid, None, is_alumni=True)
+        contacts[stale] = Contact(
+            stale, pattern.format(k.experimenter), k.netid, None, is_alumni=True
+        )
     return [contacts[cid] for cid in sorted(contacts)]
 
 
@@ -155,4 +356,9 @@ def fill_training_room(table: Table, rigs: list[int]) -> None:
     """Rows of ``ratinfo.training_room``: 17 towers of three rigs."""
     for tower in range(1, N_TOWERS + 1):
         slots = [rigs[(3 * (tower - 1) + k) % len(rigs)] for k in range(3)]
-        table.add(tower=tower, top=f"Rig{slots[0]:02d}", middle=f"Rig{slots[1]:02d}", bottom=f"Rig{slots[2]:02d}")
+        table.add(
+            tower=tower,
+            top=f"Rig{slots[0]:02d}",
+            middle=f"Rig{slots[1]:02d}",
+            bottom=f"Rig{slots[2]:02d}",
+        )

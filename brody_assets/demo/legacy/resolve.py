@@ -9,8 +9,19 @@ from __future__ import annotations
 
 from .people import Contact
 
-RATS_LITERALS = {"pbibawi": "pbibawi", "abondy": "abondy", "velliott": "velliott", "Peter Bibawi": "pbibawi"}
-HISTORY_LITERALS = {**RATS_LITERALS, "lb6": "lb6", "jtb3": "jtb3", "Nick Horbelt": "nhorbelt", "Sarah Jo": "venditto"}
+RATS_LITERALS = {
+    "pbibawi": "pbibawi",
+    "abondy": "abondy",
+    "velliott": "velliott",
+    "Peter Bibawi": "pbibawi",
+}
+HISTORY_LITERALS = {
+    **RATS_LITERALS,
+    "lb6": "lb6",
+    "jtb3": "jtb3",
+    "Nick Horbelt": "nhorbelt",
+    "Sarah Jo": "venditto",
+}
 EXCLUDED_CONTACTS = frozenset({53, 59, 97})
 
 
@@ -33,7 +44,9 @@ def contacts_with_initials(contacts: list[Contact], initials: str | None) -> lis
     return [c for c in contacts if c.initials is not None and _same(c.initials, initials)]
 
 
-def resolve_user(contacts: list[Contact], experimenter: str | None, history: bool = False) -> str | None:
+def resolve_user(
+    contacts: list[Contact], experimenter: str | None, history: bool = False
+) -> str | None:
     """netID for a rats (or, with ``history``, rat_history) experimenter; None when skipped."""
     found = contacts_named(contacts, experimenter)
     if len(found) == 1:

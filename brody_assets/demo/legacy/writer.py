@@ -30,7 +30,9 @@ def create_schemas(conn: Any, prefix: str) -> None:
             cur.execute(create_table_sql(table, prefix))
 
 
-def insert_rows(conn: Any, prefix: str, table: Table, rows: Iterable[list[Any]] | None = None) -> int:
+def insert_rows(
+    conn: Any, prefix: str, table: Table, rows: Iterable[list[Any]] | None = None
+) -> int:
     """Insert ``rows`` (default: all of ``table``) in batches; returns the number inserted."""
     schema, name = table.name.split(".")
     cols = ", ".join(f"`{c}`" for c in table.columns)
