@@ -11,8 +11,9 @@ from typing import Any
 from . import colony, people, records
 from .daily import ActiveRat, DayContext, day_rng, generate_day, render_blobs
 from .defects import DEFECT_KINDS, Ledger
-from .inject import Injector, inject_activity, inject_sessions, inject_surgery
+from .inject import Injector, inject_activity
 from .inject_people import cascade, inject_contacts, inject_history, inject_rats
+from .inject_sessions import inject_sessions, inject_surgery
 from .scales import Scale, get_scale
 from .tables import Table, new_tables
 from .writer import create_schemas, insert_rows, prepare_session, row_counts
