@@ -39,7 +39,14 @@ from brody_assets.config import PROJECT_ROOT, Settings
 EXPECTATIONS_DIR = PROJECT_ROOT / "resources" / "expectations"
 
 SEVERITIES = ("ERROR", "WARN")
-KINDS = ("unexpected_rows", "unique", "not_null", "values_between", "in_set", "row_count_equal_query")
+KINDS = (
+    "unexpected_rows",
+    "unique",
+    "not_null",
+    "values_between",
+    "in_set",
+    "row_count_equal_query",
+)
 CONNECTIONS = ("database", "legacy")
 SAMPLE_ROWS = 20
 
@@ -176,11 +183,29 @@ def unformat(sql: str) -> str:
 # -- loading ---------------------------------------------------------------------------------
 
 _CHECK_KEYS = {
-    "name", "asset", "spec", "severity", "blocking", "description", "expectations", "table",
-    "query", "key_columns", "connection", "tags",
+    "name",
+    "asset",
+    "spec",
+    "severity",
+    "blocking",
+    "description",
+    "expectations",
+    "table",
+    "query",
+    "key_columns",
+    "connection",
+    "tags",
 }
 _EXPECTATION_KEYS = {
-    "kind", "sql", "column", "columns", "min", "max", "values", "order_by", "severity",
+    "kind",
+    "sql",
+    "column",
+    "columns",
+    "min",
+    "max",
+    "values",
+    "order_by",
+    "severity",
     "description",
 }
 _REQUIRED = {
@@ -276,8 +301,13 @@ def declaration_from_dict(raw: Mapping[str, Any], source: str = "") -> CheckDecl
         raise DeclarationError(f"{where}: give exactly one of 'table' (the batch) or 'query'")
     if table is not None:
         schema, _, tname = str(table).rpartition(".")
-        if not schema or not _IDENT.match(tname) or not (
-            _IDENT.match(schema) or (_FIELD.fullmatch(schema) and _PLACEHOLDER.match(schema[1:-1]))
+        if (
+            not schema
+            or not _IDENT.match(tname)
+            or not (
+                _IDENT.match(schema)
+                or (_FIELD.fullmatch(schema) and _PLACEHOLDER.match(schema[1:-1]))
+            )
         ):
             raise DeclarationError(
                 f"{where}: 'table' must be '{{legacy.ratinfo}}.mass' or 'schema.table', got {table!r}"
@@ -323,7 +353,9 @@ def declarations_from_dicts(
     return out
 
 
-def load_declarations(paths: Path | str | Iterable[Path | str] | None = None) -> list[CheckDeclaration]:
+def load_declarations(
+    paths: Path | str | Iterable[Path | str] | None = None,
+) -> list[CheckDeclaration]:
     """Load YAML declaration files (default: every ``resources/expectations/*.yaml``).
 
     Each file holds ``checks: [ ... ]`` (a list of declaration mappings).

@@ -141,15 +141,25 @@ def run_checks(
             message = _clean_error(error, secrets)
             for i in members:
                 results[i] = [
-                    _errored(declarations[i], spec, message) for spec in declarations[i].expectations
+                    _errored(declarations[i], spec, message)
+                    for spec in declarations[i].expectations
                 ]
                 element_counts[i] = None
                 durations[i] = time.perf_counter() - started
             continue
 
         count = _run_batch(
-            gx, context, batch_definition, f"batch{number}", declarations, members, settings,
-            results, sample_rows, today, secrets,
+            gx,
+            context,
+            batch_definition,
+            f"batch{number}",
+            declarations,
+            members,
+            settings,
+            results,
+            sample_rows,
+            today,
+            secrets,
         )
         for i in members:
             element_counts[i] = count
@@ -227,7 +237,9 @@ def _check_sql(spec: ExpectationSpec, declaration: CheckDeclaration, settings: S
     return sql.replace("{batch}", _batch_sql(declaration, settings))
 
 
-def _wrapped_sql(spec: ExpectationSpec, declaration: CheckDeclaration, settings: Settings, n: int) -> str:
+def _wrapped_sql(
+    spec: ExpectationSpec, declaration: CheckDeclaration, settings: Settings, n: int
+) -> str:
     """Server counts all violations, returns at most ``n`` (GX would otherwise buffer them all)."""
     sql = _check_sql(spec, declaration, settings)
     if spec.kind == "row_count_equal_query":
@@ -240,9 +252,7 @@ def _wrapped_sql(spec: ExpectationSpec, declaration: CheckDeclaration, settings:
             "WHERE NOT (_a.actual_rows <=> _e.expected_rows)"
         )
     order = f" ORDER BY {spec.order_by}" if spec.order_by else ""
-    return (
-        f"SELECT _v.*, COUNT(*) OVER () AS {TOTAL_COLUMN} FROM (\n{sql}\n) AS _v{order} LIMIT {int(n)}"
-    )
+    return f"SELECT _v.*, COUNT(*) OVER () AS {TOTAL_COLUMN} FROM (\n{sql}\n) AS _v{order} LIMIT {int(n)}"
 
 
 def _severity(spec: ExpectationSpec, declaration: CheckDeclaration) -> str:
@@ -283,7 +293,9 @@ def _gx_expectations(gx, spec: ExpectationSpec, declaration, settings, meta, sam
     if spec.kind == "unique":
         if len(spec.columns) == 1:
             return "summary", E.ExpectColumnValuesToBeUnique(column=spec.column, **common)
-        return "summary", E.ExpectCompoundColumnsToBeUnique(column_list=list(spec.columns), **common)
+        return "summary", E.ExpectCompoundColumnsToBeUnique(
+            column_list=list(spec.columns), **common
+        )
     if spec.kind == "not_null":
         return "summary", E.ExpectColumnValuesToNotBeNull(column=spec.column, **common)
     if spec.kind == "values_between":
@@ -299,8 +311,17 @@ def _gx_expectations(gx, spec: ExpectationSpec, declaration, settings, meta, sam
 
 
 def _run_batch(
-    gx, context, batch_definition, name, declarations, members, settings, results, sample_rows,
-    today, secrets,
+    gx,
+    context,
+    batch_definition,
+    name,
+    declarations,
+    members,
+    settings,
+    results,
+    sample_rows,
+    today,
+    secrets,
 ) -> int | None:
     """Run the expectations of the checks on one batch; fill ``results``; return the row count."""
     suites: dict[str, Any] = {
@@ -374,7 +395,9 @@ def _run_batch(
     return row_count
 
 
-def _describe_sql(spec: ExpectationSpec, declaration: CheckDeclaration, settings: Settings, n: int) -> str:
+def _describe_sql(
+    spec: ExpectationSpec, declaration: CheckDeclaration, settings: Settings, n: int
+) -> str:
     if spec.kind in ("unexpected_rows", "row_count_equal_query"):
         return unformat(_wrapped_sql(spec, declaration, settings, n))
     where = (
@@ -409,8 +432,13 @@ def _expectation_outcome(declaration, spec, sql, result, secrets) -> Expectation
     if not result.success and count == 0:
         count = _int(body.get("observed_value")) or 0
     return ExpectationOutcome(
-        kind=spec.kind, description=spec.describe(), severity=severity, passed=passed,
-        unexpected_count=int(count or 0), rows=rows, sql=sql,
+        kind=spec.kind,
+        description=spec.describe(),
+        severity=severity,
+        passed=passed,
+        unexpected_count=int(count or 0),
+        rows=rows,
+        sql=sql,
     )
 
 
@@ -441,8 +469,13 @@ def _sample_rows(spec: ExpectationSpec, body: dict) -> list[dict[str, Any]]:
 
 def _errored(declaration, spec, message, sql: str = "") -> ExpectationOutcome:
     return ExpectationOutcome(
-        kind=spec.kind, description=spec.describe(), severity=_severity(spec, declaration),
-        passed=False, unexpected_count=0, sql=sql, error=message,
+        kind=spec.kind,
+        description=spec.describe(),
+        severity=_severity(spec, declaration),
+        passed=False,
+        unexpected_count=0,
+        sql=sql,
+        error=message,
     )
 
 
@@ -558,7 +591,11 @@ def _markdown(parts: Sequence[ExpectationOutcome]) -> str:
         if part.error:
             blocks.append(f"**{part.description}**: error: `{_cell(part.error)}`")
             continue
-        grouped = bool(part.rows) and all("rows" in r for r in part.rows) and part.kind != "unexpected_rows"
+        grouped = (
+            bool(part.rows)
+            and all("rows" in r for r in part.rows)
+            and part.kind != "unexpected_rows"
+        )
         shown = sum(_int(r.get("rows")) or 0 for r in part.rows) if grouped else len(part.rows)
         head = f"**{part.description}** ({part.severity}): {part.unexpected_count:,} unexpected"
         if part.rows and shown < part.unexpected_count:

@@ -1,0 +1,238 @@
+"""The Dagster side of the integrity checks: declarations -> ``@multi_asset_check``s, a job, the report.
+
+One multi-asset check per attached asset (or per family, see ``group_by``) runs its declarations in
+one Great Expectations run and yields one ``AssetCheckResult`` per declaration, under the spec's
+snake_case name. Severity and blocking come from the declaration: a blocking check that fails with
+ERROR stops downstream assets in the run that materializes its asset; WARN never blocks.
+
+The ``integrity_checks`` job runs every check without materializing anything. The
+``integrity/report`` asset lists every check with pass/fail, counts and since when it has failed,
+and writes a static HTML page under the instance's storage directory.
+
+Great Expectations is imported only when a check executes (inside ``runner.run_checks``).
+"""
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckKey,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSelection,
+    Definitions,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    define_asset_job,
+    multi_asset_check,
+)
+
+from brody_assets.integrity.declarations import CheckDeclaration, load_declarations
+from brody_assets.integrity.runner import CheckOutcome, run_checks
+
+GROUP = "integrity"
+CHECKS_JOB = "integrity_checks"
+REPORT_KEY = AssetKey(["integrity", "report"])
+
+
+def check_key(declaration: CheckDeclaration) -> AssetCheckKey:
+    return AssetCheckKey(AssetKey(list(declaration.asset)), declaration.name)
+
+
+def attached(
+    declarations: Iterable[CheckDeclaration], existing_asset_keys: Iterable[AssetKey] | None
+) -> tuple[list[CheckDeclaration], list[CheckDeclaration]]:
+    """(declarations whose asset exists in the Definitions, those whose asset does not yet)."""
+    declarations = list(declarations)
+    if existing_asset_keys is None:
+        return declarations, []
+    keys = {AssetKey.from_coercible(k) for k in existing_asset_keys}
+    found = [d for d in declarations if AssetKey(list(d.asset)) in keys]
+    return found, [d for d in declarations if AssetKey(list(d.asset)) not in keys]
+
+
+def outcome_metadata(outcome: CheckOutcome) -> dict[str, MetadataValue]:
+    """What a person sees on the checks tab: counts, failing rows, the error, the SQL."""
+    return {
+        "unexpected_count": MetadataValue.int(outcome.unexpected_count),
+        "unexpected_percent": (
+            MetadataValue.float(float(outcome.unexpected_percent))
+            if outcome.unexpected_percent is not None
+            else MetadataValue.text("n/a")
+        ),
+        "element_count": (
+            MetadataValue.int(outcome.element_count)
+            if outcome.element_count is not None
+            else MetadataValue.text("n/a")
+        ),
+        "failing_rows": MetadataValue.md(outcome.failing_rows or "_no failing rows_"),
+        "error": MetadataValue.text(outcome.error or "none"),
+        "sql": MetadataValue.md(f"```sql\n{outcome.sql}\n```" if outcome.sql else "-"),
+        "spec": MetadataValue.text(outcome.spec or "-"),
+        "duration_s": MetadataValue.float(outcome.duration_s),
+    }
+
+
+def _severity(outcome: CheckOutcome) -> AssetCheckSeverity:
+    return AssetCheckSeverity.ERROR if outcome.severity == "ERROR" else AssetCheckSeverity.WARN
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", text).strip("_")
+
+
+def _by_asset(declaration: CheckDeclaration) -> str:
+    return declaration.asset_path
+
+
+def by_family(declaration: CheckDeclaration) -> str:
+    """Group ``migrated/action/mass`` with every ``migrated/action/*`` check (fewer steps)."""
+    return "/".join(declaration.asset[:-1]) or declaration.asset_path
+
+
+def build_integrity_checks(
+    declarations: Sequence[CheckDeclaration],
+    existing_asset_keys: Iterable[AssetKey] | None = None,
+    resource_key: str = "datajoint",
+    group_by: Callable[[CheckDeclaration], str] = _by_asset,
+) -> list[AssetChecksDefinition]:
+    """One ``@multi_asset_check`` per group of declarations (default: per attached asset).
+
+    ``existing_asset_keys``: the asset keys of the Definitions; declarations on other assets are
+    left out (see :func:`attached`). ``resource_key`` names a resource with a ``.settings``
+    (``datajoint`` or ``legacy_db``).
+    """
+    found, _ = attached(declarations, existing_asset_keys)
+    groups: dict[str, list[CheckDeclaration]] = {}
+    for declaration in found:
+        groups.setdefault(group_by(declaration), []).append(declaration)
+    return [_multi_check(name, members, resource_key) for name, members in groups.items()]
+
+
+def _multi_check(group: str, members: list[CheckDeclaration], resource_key: str):
+    specs = [
+        AssetCheckSpec(
+            name=d.name,
+            asset=AssetKey(list(d.asset)),
+            description=_description(d),
+            blocking=d.blocking,
+            metadata={"spec": d.spec or "-", "severity": d.severity, "batch": d.batch_ref},
+        )
+        for d in members
+    ]
+    by_key = {check_key(d): d for d in members}
+
+    @multi_asset_check(
+        name=f"integrity__{_slug(group)}",
+        specs=specs,
+        can_subset=True,
+        required_resource_keys={resource_key},
+        description=f"Integrity checks on {group} ({len(members)}), run by Great Expectations.",
+        op_tags={"kind": "great_expectations"},
+    )
+    def _integrity_check(context: AssetCheckExecutionContext):
+        chosen = [d for key, d in by_key.items() if key in context.selected_asset_check_keys]
+        settings = getattr(context.resources, resource_key).settings
+        for outcome in run_checks(settings, chosen):
+            if outcome.error:
+                context.log.error(f"{outcome.name}: {outcome.error}")
+            yield AssetCheckResult(
+                asset_key=AssetKey(list(outcome.asset)),
+                check_name=outcome.name,
+                passed=outcome.passed,
+                severity=_severity(outcome),
+                metadata=outcome_metadata(outcome),
+                description=_result_text(outcome),
+            )
+
+    return _integrity_check
+
+
+def _description(d: CheckDeclaration) -> str:
+    head = f"[{d.spec}] " if d.spec else ""
+    tail = " Blocks downstream assets when it fails with ERROR." if d.blocking else ""
+    return f"{head}{d.description or d.name} ({d.severity}).{tail}"
+
+
+def _result_text(outcome: CheckOutcome) -> str:
+    if outcome.error:
+        return f"errored: {outcome.error.splitlines()[0][:300]}"
+    if outcome.passed:
+        return "passed"
+    percent = (
+        f" ({outcome.unexpected_percent:g}%)" if outcome.unexpected_percent is not None else ""
+    )
+    return f"{outcome.unexpected_count:,} unexpected{percent}"
+
+
+def integrity_checks_job(checks: Sequence[AssetChecksDefinition]):
+    """A job that runs the given checks and materializes nothing."""
+    return define_asset_job(
+        CHECKS_JOB,
+        selection=AssetSelection.checks(*checks),
+        description="Run every integrity check (Great Expectations on MariaDB); materializes nothing.",
+        tags={"brody/kind": "integrity"},
+    )
+
+
+def report_asset(check_keys: Sequence[AssetCheckKey]):
+    """The ``integrity/report`` asset: every check's latest result and since when it has failed."""
+    keys = list(check_keys)
+
+    @asset(
+        key=REPORT_KEY,
+        group_name=GROUP,
+        kinds={"html"},
+        description=(
+            "The integrity report: every integrity check with pass/fail, severity, unexpected "
+            "count and since when it has failed, from the instance's check history; also written "
+            "as a static HTML page under the instance's storage directory."
+        ),
+    )
+    def integrity_report(context: AssetExecutionContext) -> MaterializeResult:
+        from brody_assets.integrity.report import render_markdown, summarize, write_html
+
+        rows = summarize(context.instance, keys)
+        path = write_html(rows, context.instance.storage_directory())
+        failing = [r for r in rows if r.status == "FAILED"]
+        return MaterializeResult(
+            metadata={
+                "checks": MetadataValue.int(len(rows)),
+                "failing": MetadataValue.int(len(failing)),
+                "failing_error": MetadataValue.int(
+                    sum(1 for r in failing if r.severity == "ERROR")
+                ),
+                "never_run": MetadataValue.int(sum(1 for r in rows if r.status == "NEVER_RUN")),
+                "summary": MetadataValue.md(render_markdown(rows)),
+                "html_report": MetadataValue.path(str(path)),
+            }
+        )
+
+    return integrity_report
+
+
+def integrity_definitions(
+    declarations: Sequence[CheckDeclaration] | None = None,
+    existing_asset_keys: Iterable[AssetKey] | None = None,
+    resource_key: str = "datajoint",
+    group_by: Callable[[CheckDeclaration], str] = _by_asset,
+) -> Definitions:
+    """The integrity domain's Definitions: the checks, the checks job and the report asset.
+
+    ``declarations`` default to the YAML files under ``resources/expectations/``.
+    """
+    if declarations is None:
+        declarations = load_declarations()
+    checks = build_integrity_checks(declarations, existing_asset_keys, resource_key, group_by)
+    keys = [key for check in checks for key in check.check_keys]
+    return Definitions(
+        assets=[report_asset(keys)],
+        asset_checks=checks,
+        jobs=[integrity_checks_job(checks)] if checks else [],
+    )
