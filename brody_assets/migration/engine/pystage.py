@@ -1,0 +1,177 @@
+"""Tables whose transform is Python: legacy blobs (parsed events, protocol data) and the
+computed behavior events.
+
+Blobs are streamed from the legacy server in bounded batches (``blob_batch_rows`` sessions),
+transformed in Python, and written with ``executemany`` — good rows to the shadow (or, for
+behavior events, to the new table) and rejections to the ledger in the same transaction. The
+shadow -> new copy of the blob tables is the set-based SQL of :mod:`.sqlstage`. Counts for the
+invariant are made from key sets, so the same code serves the server-side and streamed paths.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pymysql
+
+from brody_assets.migration.registry import TableEntry
+
+from . import ledger
+from .context import EngineContext, Invariant
+from .scope import Batch, Scope
+
+
+def load_transform(e: TableEntry) -> Callable[..., Any]:
+    module, _, name = (e.transform or "").partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _blob_column(e: TableEntry) -> str:
+    return next(c for c in e.columns if c != "sessid")
+
+
+def _ids(db, sql: str, args: tuple = ()) -> list[int]:
+    return [int(r[0]) for r in db.query(sql, args)]
+
+
+def legacy_ids(ctx: EngineContext, e: TableEntry, scope: Scope, batch: Batch) -> list[int]:
+    """Legacy session ids of the batch (read from the legacy server on both paths)."""
+    src = ctx.names.render(e.source, e, ctx.options).replace(
+        ctx.names.legacy(e.legacy), ctx.names.legacy(e.legacy, staged=False))
+    return _ids(ctx.legacy, f"SELECT l.sessid FROM {src} WHERE {batch.predicate('l.sessid', scope)} ORDER BY 1")
+
+
+def _range_ids(ctx: EngineContext, table: str, batch: Batch, scope: Scope) -> set[int]:
+    return set(_ids(ctx.db, f"SELECT DISTINCT s.sessid FROM {table} s WHERE "
+                            f"{batch.predicate('s.sessid', scope, window=False)}"))
+
+
+def _ledgered(ctx: EngineContext, e: TableEntry, batch: Batch, scope: Scope) -> set[int]:
+    return set(_ids(ctx.db, f"SELECT q.key_int FROM {ctx.names.ledger} q WHERE q.table_name = %s AND "
+                            f"{batch.predicate('q.key_int', scope, window=False)}", (e.name,)))
+
+
+def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _rejection_rows(ctx: EngineContext, e: TableEntry, stage: str, rejected: Iterable) -> list[tuple]:
+    return [(e.name, {"sessid": int(r[0])}, int(r[0]), stage, r[1], r[2], 21, ctx.run_id) for r in rejected]
+
+
+def shadow_blob_batch(ctx: EngineContext, e: TableEntry, scope: Scope, batch: Batch) -> int:
+    """Transform one batch of legacy blobs into the shadow; returns rows inserted."""
+    transform = load_transform(e)
+    column = _blob_column(e)
+    shadow, new = ctx.names.shadow(e), ctx.names.new(e)
+    ids = legacy_ids(ctx, e, scope, batch)
+    retry = _ledgered(ctx, e, batch, scope) - _range_ids(ctx, new, batch, scope)
+    if retry:  # re-transform ledgered rows: the legacy blob may have been fixed
+        ctx.db.transaction(lambda cur: cur.execute(
+            f"DELETE FROM {shadow} WHERE sessid IN ({', '.join(map(str, sorted(retry)))})"))
+    todo = sorted(set(ids) - _range_ids(ctx, shadow, batch, scope))
+    inserted = 0
+    for part in _chunks(todo, ctx.options.blob_batch_rows):
+        with ctx.legacy.conn.cursor(pymysql.cursors.DictCursor) as cur:
+            src = ctx.names.legacy(e.legacy, staged=False)
+            cur.execute(f"SELECT sessid, `{column}` FROM {src} WHERE sessid IN ({', '.join(map(str, part))})")
+            rows = list(cur.fetchall())
+        result = transform(rows)
+        good = [(int(r["sessid"]), r[column]) for r in result.good]
+        bad = _rejection_rows(ctx, e, "shadow", result.rejected)
+        inserted += _write(ctx, e, f"INSERT INTO {shadow} (sessid, `{column}`) VALUES (%s, %s)", good, bad, "shadow")
+    return inserted
+
+
+def _write(ctx: EngineContext, e: TableEntry, sql: str, good: list[tuple], bad: list[tuple], stage: str,
+           key_of: Callable[[tuple], int] = lambda row: row[0]) -> int:
+    """Insert ``good`` and ledger ``bad`` in one transaction; on an insert error, split by session."""
+
+    def work(cur) -> int:
+        if good:
+            cur.executemany(sql, good)
+        ledger.upsert_rows(cur, ctx.names, bad)
+        return len(good)
+
+    try:
+        return ctx.db.transaction(work)
+    except pymysql.MySQLError as error:
+        sessions = sorted({key_of(row) for row in good})
+        if len(sessions) <= 1:
+            message = f"{stage} stage: server error {error.args[0] if error.args else ''}: {error.args[-1]}"
+            errors = [(e.name, {"sessid": s}, s, stage, "insert_error", message, None, ctx.run_id) for s in sessions]
+            return _write(ctx, e, sql, [], bad + errors, stage, key_of)
+        half = set(sessions[: len(sessions) // 2])
+        first = [r for r in good if key_of(r) in half]
+        second = [r for r in good if key_of(r) not in half]
+        return _write(ctx, e, sql, first, bad, stage, key_of) + _write(ctx, e, sql, second, [], stage, key_of)
+
+
+def count_blob_batch(ctx: EngineContext, e: TableEntry, scope: Scope, batch: Batch) -> Invariant:
+    """Ledger cleanup and invariant of one batch, from key sets."""
+    ids = set(legacy_ids(ctx, e, scope, batch))
+    migrated = _range_ids(ctx, ctx.names.new(e), batch, scope)
+    ledgered = _ledgered(ctx, e, batch, scope)
+    stale = (ledgered & migrated) | (ledgered - ids)
+    if stale:
+        ctx.db.execute(f"DELETE FROM {ctx.names.ledger} WHERE table_name = %s AND key_int IN "
+                       f"({', '.join(map(str, sorted(stale)))})", (e.name,))
+    ledgered -= stale
+    return Invariant(len(ids), len(ids & migrated), len(ids & ledgered))
+
+
+# --- behavior events (computed from the new parsed_events) ------------------------------------
+EVENT_COLUMNS = ("sessid", "id_event", "trial", "event_type", "event_name", "entry_num", "in_time", "out_time")
+
+
+def _sessions(ctx: EngineContext, e: TableEntry, scope: Scope, batch: Batch) -> list[int]:
+    from brody_assets.migration.registry import entry as entry_named
+
+    parsed = ctx.names.new(entry_named("acquisition.parsed_events"))
+    return _ids(ctx.db, f"SELECT l.sessid FROM {parsed} l WHERE {batch.predicate('l.sessid', scope)} ORDER BY 1")
+
+
+def events_batch(ctx: EngineContext, e: TableEntry, scope: Scope, batch: Batch) -> tuple[int, Invariant]:
+    """Compute and insert the events of the batch's sessions that have none yet."""
+    import datajoint.blob as dj_blob
+
+    from brody_assets.migration.registry import entry as entry_named
+
+    expand = load_transform(e)
+    parsed = ctx.names.new(entry_named("acquisition.parsed_events"))
+    sessions = _sessions(ctx, e, scope, batch)
+    done = _range_ids(ctx, ctx.names.new(e), batch, scope)
+    inserted = 0
+    sql = (f"INSERT INTO {ctx.names.new(e)} ({', '.join(EVENT_COLUMNS)}) "
+           f"VALUES ({', '.join(['%s'] * len(EVENT_COLUMNS))})")
+    for part in _chunks([s for s in sessions if s not in done], ctx.options.blob_batch_rows):
+        rows = ctx.db.query(f"SELECT sessid, peh FROM {parsed} WHERE sessid IN ({', '.join(map(str, part))})")
+        good: list[tuple] = []
+        bad: list[tuple] = []
+        for sessid, peh in rows:
+            try:
+                result = expand(int(sessid), dj_blob.unpack(peh))
+            except Exception as error:  # noqa: BLE001 - any failure quarantines the session
+                bad.append((e.name, {"sessid": int(sessid)}, int(sessid), "new", "event_error",
+                            f"{type(error).__name__}: {error}", 13, ctx.run_id))
+                continue
+            if result.rejected:
+                reason, detail = result.rejected
+                bad.append((e.name, {"sessid": int(sessid)}, int(sessid), "new", reason, detail, 13, ctx.run_id))
+            else:
+                good += [tuple(r[c] for c in EVENT_COLUMNS) for r in result.rows]
+        inserted += _write(ctx, e, sql, good, bad, "new")
+    ids = set(sessions)
+    with_events = _range_ids(ctx, ctx.names.new(e), batch, scope)
+    ledgered = _ledgered(ctx, e, batch, scope)
+    stale = (ledgered & with_events) | (ledgered - ids)
+    if stale:
+        ctx.db.execute(f"DELETE FROM {ctx.names.ledger} WHERE table_name = %s AND key_int IN "
+                       f"({', '.join(map(str, sorted(stale)))})", (e.name,))
+    ledgered -= stale
+    migrated = len(ids & with_events)
+    quarantined = len(ids & ledgered)
+    return inserted, Invariant(len(ids), migrated, quarantined, len(ids) - migrated - quarantined)
