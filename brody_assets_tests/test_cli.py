@@ -1,0 +1,87 @@
+"""The brody-assets command: clear errors for bad input; the demo build end to end on a real server."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from brody_assets.config import PROJECT_ROOT
+
+CLI = [sys.executable, "-m", "brody_assets.cli"]
+
+
+def _run(args, tmp_path, env_extra=None):
+    env = {"PATH": "/usr/sbin:/usr/bin:/bin", "HOME": str(tmp_path), "BRODY_HOME": str(tmp_path / "state"),
+           **(env_extra or {})}
+    return subprocess.run(CLI + args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _conf(tmp_path, port) -> Path:
+    conf = json.loads((PROJECT_ROOT / "resources" / "dj_local_conf.json").read_text())
+    conf["database.port"] = port
+    conf["custom"]["legacy.database.port"] = port
+    path = tmp_path / "dj_local_conf.json"
+    path.write_text(json.dumps(conf))
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_missing_config_is_a_clear_error(tmp_path):
+    out = _run(["db", "status"], tmp_path)
+    assert out.returncode == 2
+    assert "No configuration file at" in out.stderr and "dj_local_conf.json" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_malformed_config_names_the_key(tmp_path):
+    conf = json.loads((PROJECT_ROOT / "resources" / "dj_local_conf.json").read_text())
+    conf["database.port"] = "not-a-port"
+    (tmp_path / "dj_local_conf.json").write_text(json.dumps(conf))
+    out = _run(["config"], tmp_path)
+    assert out.returncode == 2
+    assert "'database.port' must be an integer" in out.stderr
+
+
+def test_port_taken_by_another_server(tmp_path):
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        _conf(tmp_path, port)
+        out = _run(["db", "start"], tmp_path)
+    assert out.returncode == 2
+    assert f"Port {port} on 127.0.0.1 is already used by another program" in out.stderr
+
+
+def test_demo_build_status_stop_and_unknown_scale(tmp_path):
+    port = _free_port()
+    _conf(tmp_path, port)
+    try:
+        out = _run(["demo", "build", "--scale", "huge"], tmp_path)
+        assert out.returncode == 2
+        assert "unknown scale 'huge'; valid scales: lab, small" in out.stderr
+        out = _run(["demo", "build", "--scale", "small"], tmp_path)
+        assert out.returncode == 0, out.stderr
+        assert "injected defect rows" in out.stdout
+        manifest = json.loads((tmp_path / "state" / "demo" / "manifest.json").read_text())
+        assert manifest["scale"] == "small" and manifest["defects"]
+        archive = tmp_path / ".brody" / "drives" / "archive"
+        assert list(archive.rglob("*.ap.meta")), "demo drives were not written"
+        out = _run(["db", "status"], tmp_path)
+        assert out.returncode == 0 and f"127.0.0.1:{port}" in out.stdout
+        out = _run(["config"], tmp_path)
+        assert "change-me" not in out.stdout  # passwords never printed
+    finally:
+        out = _run(["db", "stop"], tmp_path)
+        shutil.rmtree(tmp_path / "state", ignore_errors=True)
+    assert out.returncode == 0
+    assert _run(["db", "status"], tmp_path).returncode == 3
