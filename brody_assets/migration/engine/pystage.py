@@ -69,11 +69,12 @@ def shadow_blob_batch(ctx: EngineContext, e: TableEntry, scope: Scope, batch: Ba
     shadow, new = ctx.names.shadow(e), ctx.names.new(e)
     ids = legacy_ids(ctx, e, scope, batch)
     retry = _ledgered(ctx, e, batch, scope) - _range_ids(ctx, new, batch, scope)
+    refreshed = 0
     if retry:  # re-transform ledgered rows: the legacy blob may have been fixed
-        ctx.db.transaction(lambda cur: cur.execute(
+        refreshed = ctx.db.transaction(lambda cur: cur.execute(
             f"DELETE FROM {shadow} WHERE sessid IN ({', '.join(map(str, sorted(retry)))})"))
     todo = sorted(set(ids) - _range_ids(ctx, shadow, batch, scope))
-    inserted = 0
+    inserted = -refreshed
     for part in _chunks(todo, ctx.options.blob_batch_rows):
         with ctx.legacy.conn.cursor(pymysql.cursors.DictCursor) as cur:
             src = ctx.names.legacy(e.legacy, staged=False)

@@ -97,11 +97,11 @@ def shadow_batch(ctx: EngineContext, e: TableEntry, scope: Scope, batch: Batch) 
     )
 
     def work(cur) -> int:
-        cur.execute(refresh, (e.name,))
+        refreshed = cur.execute(refresh, (e.name,))
         inserted = cur.execute(insert)
         if e.rejects:
             cur.execute(rejected, (e.name, ctx.run_id))
-        return inserted
+        return inserted - refreshed  # rows new to the shadow (re-transformed ledger rows excluded)
 
     return ctx.db.transaction(work)
 
