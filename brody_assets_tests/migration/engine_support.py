@@ -102,7 +102,8 @@ def main(argv: list[str]) -> None:
         declare_tables(settings)
         return
     options = options_from_json(argv[argv.index("--options") + 1]) if "--options" in argv else MigrationOptions()
-    results = migrate(settings, options)
+    tables = argv[argv.index("--tables") + 1].split(",") if "--tables" in argv else None
+    results = migrate(settings, options, tables)
     print(json.dumps({r.table: r.new.invariant.holds for r in results}))
 
 
