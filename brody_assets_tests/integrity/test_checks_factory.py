@@ -17,7 +17,7 @@ from brody_assets.integrity.checks import (
 )
 from brody_assets.integrity.declarations import declarations_from_dicts
 from brody_assets.integrity.report import render_html, summarize, write_html
-from brody_assets.resources import DataJointResource
+from brody_assets.resources import DataJointResource, LegacyDatabaseResource
 from brody_assets_tests.conftest import make_settings, write_config
 
 MASS = dg.AssetKey(["legacy", "ratinfo", "mass"])
@@ -260,3 +260,22 @@ def test_html_of_an_error_has_no_urls(tmp_path):
     text = path.read_text()
     assert path == tmp_path / "integrity" / "integrity_report.html"
     assert "doesn&#x27;t exist" in text and not re.search(r"https?://", text)
+
+
+def test_shipped_declarations_attach_to_the_legacy_assets():
+    from brody_assets.legacy.assets import LEGACY_SPECS, legacy_definitions
+
+    defs = dg.Definitions.merge(
+        legacy_definitions(),
+        integrity_definitions(existing_asset_keys=[spec.key for spec in LEGACY_SPECS]),
+        dg.Definitions(
+            resources={"datajoint": DataJointResource(), "legacy_db": LegacyDatabaseResource()}
+        ),
+    )
+    names = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
+    assert {
+        "mass_tech_resolves_to_one_contact",
+        "contacts_initials_unique",
+        "water_not_null_for_new",
+    } <= names
+    assert defs.resolve_job_def(CHECKS_JOB) is not None
