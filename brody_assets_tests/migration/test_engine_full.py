@@ -19,7 +19,15 @@ from brody_assets.migration.registry import entries, entry
 from brody_assets.migration.schemas.naming import TABLE_NAMES
 from brody_assets_tests.conftest import make_settings, write_config
 
-from .engine_support import END, ledger_rows, options_from_json, options_json, reset_targets, run_process, snapshot
+from .engine_support import (
+    END,
+    ledger_rows,
+    options_from_json,
+    options_json,
+    reset_targets,
+    run_process,
+    snapshot,
+)
 from .expected import EXPECTED, FAMILY, KEYS, People
 
 

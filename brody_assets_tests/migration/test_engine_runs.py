@@ -10,11 +10,10 @@ import pytest
 
 from brody_assets.db import bootstrap
 from brody_assets.demo.legacy import build_legacy_database
+from brody_assets.migration.registry import entries
 from brody_assets_tests.conftest import make_settings, write_config
 
 from .engine_support import END, ledger_rows, options_json, reset_targets, run_process, snapshot
-
-from brody_assets.migration.registry import entries
 
 SLOW = options_json(batch_rows=100, blob_batch_rows=25, sessid_chunk=50)
 # The blob decoding of parsed events (and the events computed from them) costs seconds per run and
