@@ -3,10 +3,12 @@
 from dagster import Definitions, in_process_executor
 
 from brody_assets.legacy.assets import legacy_definitions
+from brody_assets.migration.assets import migration_definitions
 from brody_assets.resources import DataJointResource, DrivesResource, LegacyDatabaseResource
 
 defs = Definitions.merge(
     legacy_definitions(),
+    migration_definitions(),
     Definitions(
         resources={
             "legacy_db": LegacyDatabaseResource(),

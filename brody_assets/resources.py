@@ -137,3 +137,55 @@ class DrivesResource(_SettingsResource):
     @property
     def cup_root(self) -> Path:
         return self._root("cup")
+
+
+class MigrationResource(_SettingsResource):
+    """Options of one migration run, settable in the UI launchpad (``resources.migration.config``).
+
+    ``days_back``: the incremental window (the lab ran 3 days); ``full_backfill``: reconsider every
+    legacy row; ``mode``: ``auto`` (server-side ``INSERT … SELECT`` when the legacy and new schemas
+    share a server, else streamed batches), ``server`` or ``stream``. Lab decisions the old code
+    hard-coded are options with the old values as defaults. The engine context (both connections)
+    is opened once per run and closed when the run ends.
+    """
+
+    days_back: int = 3
+    full_backfill: bool = False
+    mode: str = "auto"
+    excluded_contact_ids: list[int] = [53, 59, 97]
+    duplicate_key_winner: str = "lowest_legacy_id"
+    batch_rows: int = 30_000
+    _context: object | None = PrivateAttr(default=None)
+    _run_id: str | None = PrivateAttr(default=None)
+
+    def options(self):
+        from brody_assets.migration.registry import MigrationOptions
+
+        return MigrationOptions(
+            excluded_contact_ids=tuple(self.excluded_contact_ids),
+            duplicate_key_winner=self.duplicate_key_winner,
+            days_back=self.days_back,
+            full_backfill=self.full_backfill,
+            mode=self.mode,
+            batch_rows=self.batch_rows,
+        )
+
+    @contextlib.contextmanager
+    def yield_for_execution(self, context: InitResourceContext):
+        self._context = None
+        self._run_id = context.run_id if context.dagster_run else None
+        try:
+            yield self
+        finally:
+            if self._context is not None:
+                self._context.close()
+                self._context = None
+
+    def engine(self):
+        """The engine context of this run (connections opened, tables declared, on first use)."""
+        if self._context is None:
+            from brody_assets.migration.engine import declare_tables, open_context
+
+            declare_tables(self.settings)
+            self._context = open_context(self.settings, self.options(), run_id=self._run_id)
+        return self._context
