@@ -4,6 +4,7 @@
     brody-assets demo build [--scale small|lab] [--seed N] [--no-drives]
     brody-assets demo append --days N
     brody-assets materialize            observe the legacy tables and materialize every asset
+    brody-assets integrity [--run]      the integrity report (every check, failing since when)
     brody-assets config                 show the configuration (passwords hidden)
 """
 
@@ -115,6 +116,13 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_integrity(args: argparse.Namespace) -> int:
+    from brody_assets.integrity.report import integrity_report_main
+
+    _prepare_dagster_home()
+    return integrity_report_main(args)
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     settings = _settings()
     print(f"config file:      {settings.source}")
@@ -144,6 +152,13 @@ def parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
     materialize = sub.add_parser("materialize", help="observe legacy tables and materialize every asset")
     materialize.set_defaults(func=cmd_materialize)
+    integrity = sub.add_parser(
+        "integrity", help="the integrity report: every check, pass/fail, counts, failing since"
+    )
+    from brody_assets.integrity.report import add_integrity_arguments
+
+    add_integrity_arguments(integrity)
+    integrity.set_defaults(func=cmd_integrity)
     config = sub.add_parser("config", help="show the configuration (passwords hidden)")
     config.set_defaults(func=cmd_config)
     return top

@@ -2,13 +2,19 @@
 
 from dagster import Definitions, in_process_executor
 
+from brody_assets.integrity.checks import integrity_definitions
 from brody_assets.legacy.assets import legacy_definitions
 from brody_assets.migration.assets import migration_definitions
 from brody_assets.resources import DataJointResource, DrivesResource, LegacyDatabaseResource
 
+_domains = [legacy_definitions(), migration_definitions()]
+
 defs = Definitions.merge(
-    legacy_definitions(),
-    migration_definitions(),
+    *_domains,
+    # Integrity checks attach to the assets the other domains define.
+    integrity_definitions(
+        existing_asset_keys=[key for domain in _domains for a in domain.assets for key in a.keys]
+    ),
     Definitions(
         resources={
             "legacy_db": LegacyDatabaseResource(),
