@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 # Jobs run by `brody-assets materialize`, in order. Later domains append theirs here.
-MAIN_JOBS = ("observe_legacy", "migrate_all")
+MAIN_JOBS = ("observe_legacy", "migrate_all", "integrity_checks", "integrity_report")
 
 
 @dataclass

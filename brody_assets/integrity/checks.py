@@ -38,6 +38,7 @@ from brody_assets.integrity.runner import CheckOutcome, run_checks
 
 GROUP = "integrity"
 CHECKS_JOB = "integrity_checks"
+REPORT_JOB = "integrity_report"
 REPORT_KEY = AssetKey(["integrity", "report"])
 
 
@@ -234,5 +235,7 @@ def integrity_definitions(
     return Definitions(
         assets=[report_asset(keys)],
         asset_checks=checks,
-        jobs=[integrity_checks_job(checks)] if checks else [],
+        jobs=([integrity_checks_job(checks)] if checks else [])
+        + [define_asset_job(REPORT_JOB, selection=AssetSelection.assets(REPORT_KEY),
+                            description="Write the integrity report (summary asset + HTML page).")],
     )
