@@ -18,6 +18,7 @@ class RunReport:
     runs: list[tuple[str, str, bool]] = field(default_factory=list)
     observations: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    integrity: dict[str, object] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         out = [f"job {name}: {'succeeded' if ok else 'FAILED'} (run {run_id})" for name, run_id, ok in self.runs]
@@ -25,6 +26,13 @@ class RunReport:
             total = sum(self.observations.values())
             out.append(f"legacy tables observed: {len(self.observations)} ({total:,} rows)")
             out.extend(f"  {key:<34} {count:>9,} rows" for key, count in sorted(self.observations.items()))
+        if self.integrity:
+            out.append(
+                f"integrity report: {self.integrity['checks']} checks, {self.integrity['failing']} failing "
+                f"({self.integrity['failing_error']} with ERROR)"
+            )
+            out.append(f"  HTML report: {self.integrity['html_report']}")
+            out.append("  in the UI: each asset's Checks tab; `brody-assets integrity` prints the list")
         out.extend(f"error: {e}" for e in self.errors)
         return out
 
@@ -57,4 +65,12 @@ def materialize_all(jobs: tuple[str, ...] = MAIN_JOBS, log_level: str = "INFO") 
         count = records[0].asset_observation.metadata.get("row_count") if records else None
         if count is not None:
             report.observations[key.to_user_string()] = int(count.value)
+    records = instance.fetch_materializations(AssetKey(["integrity", "report"]), limit=1).records
+    if records:
+        metadata = records[0].asset_materialization.metadata
+        report.integrity = {
+            name: metadata[name].value
+            for name in ("checks", "failing", "failing_error", "html_report")
+            if name in metadata
+        }
     return report
