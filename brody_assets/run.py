@@ -19,6 +19,7 @@ class RunReport:
     observations: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     integrity: dict[str, object] = field(default_factory=dict)
+    migrated: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         out = [f"job {name}: {'succeeded' if ok else 'FAILED'} (run {run_id})" for name, run_id, ok in self.runs]
@@ -26,6 +27,15 @@ class RunReport:
             total = sum(self.observations.values())
             out.append(f"legacy tables observed: {len(self.observations)} ({total:,} rows)")
             out.extend(f"  {key:<34} {count:>9,} rows" for key, count in sorted(self.observations.items()))
+        if self.migrated:
+            rows = sum(m for _, m, _ in self.migrated.values())
+            quarantined = sum(q for _, _, q in self.migrated.values())
+            out.append(f"migrated tables: {len(self.migrated)} ({rows:,} rows migrated, "
+                       f"{quarantined:,} quarantined with a reason)")
+            out.extend(
+                f"  {key:<40} {legacy:>9,} legacy rows in scope = {migrated:>9,} migrated + {q:>6,} quarantined"
+                for key, (legacy, migrated, q) in sorted(self.migrated.items())
+            )
         if self.integrity:
             out.append(
                 f"integrity report: {self.integrity['checks']} checks, {self.integrity['failing']} failing "
@@ -37,7 +47,7 @@ class RunReport:
         return out
 
 
-def materialize_all(jobs: tuple[str, ...] = MAIN_JOBS, log_level: str = "INFO") -> RunReport:
+def materialize_all(jobs: tuple[str, ...] = MAIN_JOBS, log_level: str = "WARNING") -> RunReport:
     from dagster import AssetKey, DagsterInstance
 
     from brody_assets.definitions import defs
@@ -65,6 +75,17 @@ def materialize_all(jobs: tuple[str, ...] = MAIN_JOBS, log_level: str = "INFO") 
         count = records[0].asset_observation.metadata.get("row_count") if records else None
         if count is not None:
             report.observations[key.to_user_string()] = int(count.value)
+    for key in defs.resolve_asset_graph().get_all_asset_keys():
+        if key.path[0] != "migrated":
+            continue
+        records = instance.fetch_materializations(key, limit=1).records
+        if records:
+            meta = records[0].asset_materialization.metadata
+            if "legacy_rows_in_scope" in meta:
+                report.migrated[key.to_user_string()] = (
+                    int(meta["legacy_rows_in_scope"].value), int(meta["migrated"].value),
+                    int(meta["quarantined"].value),
+                )
     records = instance.fetch_materializations(AssetKey(["integrity", "report"]), limit=1).records
     if records:
         metadata = records[0].asset_materialization.metadata
