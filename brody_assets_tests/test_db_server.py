@@ -7,7 +7,7 @@ import socket
 import pymysql
 import pytest
 
-from brody_assets.db import MariaDBServer, PortTakenError, bootstrap, write_privileges
+from brody_assets.db import MariaDBServer, PortTakenError, ServerError, bootstrap, write_privileges
 from brody_assets.db.accounts import BootstrapError
 from brody_assets_tests.conftest import make_settings
 
@@ -115,3 +115,14 @@ def test_failed_bootstrap_leaves_nothing_half_created(mariadb_server, unique_pre
                 assert cursor.fetchall() == ()
     finally:
         accounts.BOOTSTRAP_SQL = original
+
+
+def test_running_server_on_another_port_is_reported(tmp_path):
+    server = MariaDBServer(tmp_path / "db", _free_port())
+    server.start()
+    try:
+        other = MariaDBServer(tmp_path / "db", _free_port())
+        with pytest.raises(ServerError, match="already running on port"):
+            other.start()
+    finally:
+        server.stop()

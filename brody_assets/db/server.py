@@ -120,6 +120,14 @@ class MariaDBServer:
         conn.close()
         return True
 
+    def _running_port(self) -> int | None:
+        try:
+            with self.admin_connect() as conn, conn.cursor() as cursor:
+                cursor.execute("SELECT @@port")
+                return int(cursor.fetchone()[0])
+        except pymysql.MySQLError:
+            return None
+
     @contextlib.contextmanager
     def _locked(self):
         self.home.mkdir(parents=True, exist_ok=True)
@@ -135,6 +143,12 @@ class MariaDBServer:
         """Start the server (initialising the data directory on first use); reuse it if running."""
         with self._locked():
             if self.is_running():
+                running_port = self._running_port()
+                if running_port != self.port:
+                    raise ServerError(
+                        f"the project's server in {self.home} is already running on port "
+                        f"{running_port}, not {self.port}. Stop it first (`brody-assets db stop`)."
+                    )
                 return self.status()
             if port_is_open(self.port):
                 raise PortTakenError(
