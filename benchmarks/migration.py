@@ -1,0 +1,193 @@
+"""Benchmark of the migration engine on the `lab` scale demo database (issue 4).
+
+Each figure is a ratio measured in this one run, on this machine:
+(a) full migration vs the floor: a plain server-side ``INSERT … SELECT`` of the same legacy rows;
+(b) the old pipeline's approach (DataJoint populate per row + per-row fallback) vs ours, per row;
+(c) an incremental run after appending ~0.1 % new rows vs the full run;
+(d) the legacy database on a second server (streamed path) vs (a)'s floor;
+(e) peak RSS of a full run at `small` and `lab` scale (must not grow with table size).
+
+    .venv/bin/python benchmarks/migration.py [--scale lab] [--skip-streamed]
+
+Writes the results to benchmarks/RESULTS.md ("Migration").
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import (  # noqa: E402
+    END_DATE,
+    bootstrap_both,
+    build_legacy,
+    drop_prefix,
+    machine,
+    record,
+    server,
+    settings_for,
+    timed,
+)
+from brody_assets.legacy.catalog import LEGACY_TABLES  # noqa: E402
+
+PREFIX = "bm_"
+
+
+def floor_copy(srv, prefix: str) -> int:
+    """Plain server-side INSERT … SELECT of every legacy source table into empty copies."""
+    rows = 0
+    with srv.admin_connect() as conn, conn.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS `{prefix}floor`")
+        cursor.execute(f"CREATE DATABASE `{prefix}floor`")
+        for table in LEGACY_TABLES:
+            target = f"`{prefix}floor`.`{table.schema}_{table.name}`"
+            cursor.execute(f"CREATE TABLE {target} LIKE {table.qualified(prefix)}")
+            rows += cursor.execute(f"INSERT INTO {target} SELECT * FROM {table.qualified(prefix)}")
+        cursor.execute(f"DROP DATABASE `{prefix}floor`")
+    return rows
+
+
+def run_engine(settings, full: bool, mode: str = "auto", tables=None):
+    from brody_assets.migration.engine import migrate
+    from brody_assets.migration.registry import MigrationOptions
+
+    options = MigrationOptions(full_backfill=full, mode=mode, today=END_DATE)
+    return migrate(settings, options, tables=tables)
+
+
+def rss_of_full_run(scale: str, port: int) -> float:
+    """Peak RSS (MiB) of a fresh process that builds nothing and runs a full migration."""
+    code = f"""
+import resource, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+from benchmarks.common import server, settings_for, build_legacy
+from benchmarks.migration import run_engine
+from brody_assets.migration.engine import declare_tables
+srv = server("new", {port})
+settings = settings_for(srv, srv, "bmr{scale[0]}_")
+declare_tables(settings)
+run_engine(settings, full=True)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", default="lab")
+    parser.add_argument("--skip-streamed", action="store_true")
+    parser.add_argument("--old-rows", type=int, default=3000, help="rows for the old-pipeline sample")
+    args = parser.parse_args()
+    from brody_assets.demo.legacy import append_days
+    from brody_assets.migration.engine import declare_tables
+
+    t: dict[str, float] = {}
+    new_port = 33417
+    srv = server("new", new_port)
+    settings = settings_for(srv, srv, PREFIX)
+    print(f"building the '{args.scale}' legacy database …", flush=True)
+    with timed("build legacy", t):
+        manifest = build_legacy(srv, PREFIX, args.scale, settings)
+    legacy_rows = sum(manifest["row_counts"].values())
+    bootstrap_both(srv, srv, settings)
+    declare_tables(settings)
+
+    with timed("(a) floor: INSERT … SELECT of every legacy row", t):
+        floor_rows = floor_copy(srv, PREFIX)
+    with timed("(a) full migration (server-side)", t):
+        results = run_engine(settings, full=True)
+    per_table = {r.table: round(r.shadow.seconds + r.new.seconds, 2) for r in results}
+    migrated_rows = sum(r.new.invariant.migrated for r in results if r.new.invariant)
+    water = next(r for r in results if r.table == "action.water")
+    water_rows = water.new.invariant.migrated + water.new.invariant.quarantined
+    water_seconds = water.shadow.seconds + water.new.seconds
+
+    # (b) old pipeline, on a sample of water rows (per-row rate)
+    import datajoint as dj
+
+    conn = dj.Connection(host="127.0.0.1", port=srv.port, user=settings.database.user,
+                         password=settings.database.password.reveal(), use_tls=False)
+    with srv.admin_connect() as admin, admin.cursor() as cursor:
+        cursor.execute(f"SELECT MIN(watering) FROM `{PREFIX}ratinfo`.water")
+        first = cursor.fetchone()[0]
+        cursor.execute(f"GRANT ALL ON `{PREFIX}oldpipe`.* TO %s@'127.0.0.1'", (settings.database.user,))
+    import logging
+
+    from benchmarks.old_pipeline import run_old_water
+
+    logging.getLogger("datajoint").setLevel(logging.CRITICAL)  # the old approach logs every failed row
+    with timed(f"(b) old pipeline approach, {args.old_rows} water rows", t):
+        old_counts = run_old_water(conn, f"{PREFIX}ratinfo", PREFIX, first, first + args.old_rows - 1)
+    old_per_row = t[f"(b) old pipeline approach, {args.old_rows} water rows"] / args.old_rows
+    new_per_row = water_seconds / water_rows
+
+    # (c) incremental after appending new days (~0.1 % of the rows)
+    with srv.admin_connect() as admin:
+        appended = append_days(admin, PREFIX, days=1, seed=7)
+    added = sum(appended["rows_added"].values())
+    from brody_assets.migration.engine import migrate
+    from brody_assets.migration.registry import MigrationOptions
+
+    with timed("(c) incremental run after append", t):
+        inc = migrate(settings, MigrationOptions(today=dt.date.fromisoformat(appended["last_date"])))
+    inc_inserted = sum(r.new.inserted for r in inc)
+
+    # (d) legacy on a second server: streamed path
+    streamed = None
+    if not args.skip_streamed:
+        legacy_srv = server("legacy", 33418)
+        settings2 = settings_for(srv, legacy_srv, PREFIX)  # same names, legacy on the other server
+        with timed("(d) build legacy on the second server", t):
+            build_legacy(legacy_srv, PREFIX, args.scale, settings2)
+        bootstrap_both(srv, legacy_srv, settings2)
+        drop_prefix(srv, f"{PREFIX}new_")
+        drop_prefix(srv, f"{PREFIX}shadow_")
+        declare_tables(settings2)
+        with timed("(d) full migration, streamed from the second server", t):
+            streamed = run_engine(settings2, full=True)
+        legacy_srv.stop()
+
+    # (e) peak RSS at two scales, in fresh processes
+    rss = {}
+    for scale in ("small", args.scale):
+        p = f"bmr{scale[0]}_"
+        s = settings_for(srv, srv, p)
+        build_legacy(srv, p, scale, s)
+        rss[scale] = rss_of_full_run(scale, new_port)
+        drop_prefix(srv, p)
+        print(f"  (e) peak RSS, full run at {scale}: {rss[scale]:.0f} MiB", flush=True)
+
+    drop_prefix(srv, PREFIX)
+    srv.stop()
+
+    full = t["(a) full migration (server-side)"]
+    floor = t["(a) floor: INSERT … SELECT of every legacy row"]
+    lines = [
+        f"Run {dt.datetime.now():%Y-%m-%d %H:%M}, {machine()}, scale `{args.scale}` "
+        f"({legacy_rows:,} legacy rows; {migrated_rows:,} migrated in the full run).",
+        "",
+        "| figure | measured | ratio | target |",
+        "|---|---|---|---|",
+        f"| (a) full migration vs plain `INSERT … SELECT` floor | {full:.1f} s vs {floor:.1f} s ({floor_rows:,} rows) | **{floor / full:.2f}** (floor/full) | ≥ 0.5 |",
+        f"| (b) old approach (populate per row + per-row fallback) vs ours, water | {old_per_row * 1000:.2f} ms/row ({args.old_rows} rows, {json.dumps(old_counts)}) vs {new_per_row * 1000:.4f} ms/row ({water_rows:,} rows) | **{old_per_row / new_per_row:.0f}×** faster | ≥ 10× |",
+        f"| (c) incremental after appending {added:,} rows ({added / legacy_rows:.2%}) vs full | {t['(c) incremental run after append']:.2f} s ({inc_inserted:,} inserted) vs {full:.1f} s | **{t['(c) incremental run after append'] / full:.1%}** of the full run | ≤ 2 % |",
+    ]
+    if streamed is not None:
+        s_time = t["(d) full migration, streamed from the second server"]
+        lines.append(f"| (d) legacy on a second server (streamed) vs (a)'s floor | {s_time:.1f} s vs {floor:.1f} s | **{floor / s_time:.2f}** (floor/streamed) | report |")
+    lines.append(f"| (e) peak RSS of a full run: small vs {args.scale} | {rss['small']:.0f} MiB vs {rss[args.scale]:.0f} MiB | **{rss[args.scale] / rss['small']:.2f}** | flat (≈ 1) |")
+    lines += ["", "Seconds per table in the full run (shadow + new):", "",
+              "| table | s |", "|---|---:|"] + [f"| {k} | {v} |" for k, v in per_table.items()]
+    record("Migration (`benchmarks/migration.py`)", "\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
