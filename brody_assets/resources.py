@@ -184,8 +184,9 @@ class MigrationResource(_SettingsResource):
     def engine(self):
         """The engine context of this run (connections opened, tables declared, on first use)."""
         if self._context is None:
-            from brody_assets.migration.engine import declare_tables, open_context
+            from brody_assets.migration.declare import ensure_declared
+            from brody_assets.migration.engine import open_context
 
-            declare_tables(self.settings)
+            ensure_declared(self.settings)
             self._context = open_context(self.settings, self.options(), run_id=self._run_id)
         return self._context

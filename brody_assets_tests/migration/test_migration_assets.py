@@ -110,3 +110,16 @@ def test_graph_lineage_follows_foreign_keys():
     sessions = graph.get(AssetKey(["migrated", "acquisition", "sessions"]))
     assert AssetKey(["migrated", "acquisition", "sess_started"]) in sessions.parent_keys
     assert json.dumps(sorted(k.to_user_string() for k in graph.get(AssetKey(["migrated", "acquisition", "behavior_event"])).parent_keys)) == json.dumps(["migrated/acquisition/parsed_events"])
+
+
+def test_tables_declared_for_a_second_prefix_in_the_same_process(migrated, mariadb_server, prefix_factory):
+    """DataJoint binds classes to one prefix per process; a second deployment still gets its tables."""
+    from brody_assets.migration.declare import ensure_declared, tables_declared
+
+    settings = make_settings(mariadb_server, prefix_factory())
+    with mariadb_server.admin_connect() as admin:
+        bootstrap(admin, settings)
+    assert not tables_declared(settings)
+    ensure_declared(settings)
+    assert tables_declared(settings)
+    assert tables_declared(migrated[0])
