@@ -218,6 +218,22 @@ def report_asset(check_keys: Sequence[AssetCheckKey]):
     return integrity_report
 
 
+def all_declarations() -> list[CheckDeclaration]:
+    """Every shipped check: the spec's YAML declarations plus those generated from the migration
+    registry (generic per-table checks, windows and drift: :mod:`.generic`, :mod:`.windows`)."""
+    from brody_assets.integrity.declarations import declarations_from_dicts
+    from brody_assets.integrity.generic import generic_dicts
+    from brody_assets.integrity.windows import window_dicts
+
+    yaml_checks = load_declarations()
+    generated = declarations_from_dicts([*generic_dicts(), *window_dicts()], source="registry")
+    keys = {d.key for d in yaml_checks}
+    clash = [d.key for d in generated if d.key in keys]
+    if clash:
+        raise ValueError(f"checks declared both in YAML and from the registry: {clash}")
+    return [*yaml_checks, *generated]
+
+
 def integrity_definitions(
     declarations: Sequence[CheckDeclaration] | None = None,
     existing_asset_keys: Iterable[AssetKey] | None = None,
@@ -226,10 +242,11 @@ def integrity_definitions(
 ) -> Definitions:
     """The integrity domain's Definitions: the checks, the checks job and the report asset.
 
-    ``declarations`` default to the YAML files under ``resources/expectations/``.
+    ``declarations`` default to :func:`all_declarations` (the YAML files under
+    ``resources/expectations/`` plus the checks generated from the migration registry).
     """
     if declarations is None:
-        declarations = load_declarations()
+        declarations = all_declarations()
     checks = build_integrity_checks(declarations, existing_asset_keys, resource_key, group_by)
     keys = [key for check in checks for key in check.check_keys]
     return Definitions(
