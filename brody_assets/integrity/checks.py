@@ -221,12 +221,15 @@ def report_asset(check_keys: Sequence[AssetCheckKey]):
 def all_declarations() -> list[CheckDeclaration]:
     """Every shipped check: the spec's YAML declarations plus those generated from the migration
     registry (generic per-table checks, windows and drift: :mod:`.generic`, :mod:`.windows`)."""
+    from brody_assets.integrity.comparison import comparison_dicts
     from brody_assets.integrity.declarations import declarations_from_dicts
     from brody_assets.integrity.generic import generic_dicts
     from brody_assets.integrity.windows import window_dicts
 
     yaml_checks = load_declarations()
-    generated = declarations_from_dicts([*generic_dicts(), *window_dicts()], source="registry")
+    generated = declarations_from_dicts(
+        [*generic_dicts(), *window_dicts(), *comparison_dicts()], source="registry"
+    )
     keys = {d.key for d in yaml_checks}
     clash = [d.key for d in generated if d.key in keys]
     if clash:
@@ -245,12 +248,16 @@ def integrity_definitions(
     ``declarations`` default to :func:`all_declarations` (the YAML files under
     ``resources/expectations/`` plus the checks generated from the migration registry).
     """
+    from brody_assets.integrity.comparison import schemas_asset
+
     if declarations is None:
         declarations = all_declarations()
+    if existing_asset_keys is not None:  # the schema-comparison checks attach to our own asset
+        existing_asset_keys = [*existing_asset_keys, schemas_asset.key]
     checks = build_integrity_checks(declarations, existing_asset_keys, resource_key, group_by)
     keys = [key for check in checks for key in check.check_keys]
     return Definitions(
-        assets=[report_asset(keys)],
+        assets=[report_asset(keys), schemas_asset],
         asset_checks=checks,
         jobs=([integrity_checks_job(checks)] if checks else [])
         + [define_asset_job(REPORT_JOB, selection=AssetSelection.assets(REPORT_KEY),

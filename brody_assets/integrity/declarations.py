@@ -18,6 +18,7 @@ SQL placeholders, filled from :class:`~brody_assets.config.Settings` at run time
 ``{new.action}``      ``Settings.new_prefix + "action"``, backquoted
 ``{shadow.action}``   ``Settings.shadow_prefix + "action"``, backquoted
 ``{migration}``       ``Settings.new_prefix + "migration"`` (the quarantine ledger's schema)
+``{name:legacy.bdata}`` the schema's name as a quoted SQL string (to filter information_schema)
 ``{batch}``           the check's batch table, filled by Great Expectations
 
 Any other brace must be doubled (``{{`` / ``}}``): Great Expectations formats queries with
@@ -55,6 +56,8 @@ _IDENT = re.compile(r"^[A-Za-z0-9_$]+$")
 # A brace field that is not a doubled literal brace.
 _FIELD = re.compile(r"(?<!\{)\{([^{}]*)\}(?!\})")
 _PLACEHOLDER = re.compile(r"^(?:(legacy|new|shadow)\.([A-Za-z0-9_]+)|migration|batch)$")
+# ``{name:legacy.ratinfo}``: the schema's name as an SQL string (for information_schema queries).
+_NAME_OF = "name:"
 
 
 class DeclarationError(ValueError):
@@ -161,6 +164,8 @@ def render_sql(sql: str, settings: Settings) -> str:
         inner = match.group(1)
         if inner == "batch":
             return match.group(0)
+        if inner.startswith(_NAME_OF):
+            return "'" + schema_for(inner[len(_NAME_OF) :], settings).replace("'", "''") + "'"
         return f"`{schema_for(inner, settings)}`"
 
     return _FIELD.sub(fill, sql)
@@ -220,7 +225,10 @@ _REQUIRED = {
 
 def _check_placeholders(sql: str, where: str) -> None:
     for match in _FIELD.finditer(sql):
-        if not _PLACEHOLDER.match(match.group(1)):
+        inner = match.group(1)
+        if inner.startswith(_NAME_OF):
+            inner = inner[len(_NAME_OF) :]
+        if not _PLACEHOLDER.match(inner) or inner == "batch" and match.group(1) != inner:
             raise DeclarationError(
                 f"{where}: unknown placeholder {match.group(0)!r} in SQL (known: {{legacy.X}}, "
                 "{new.X}, {shadow.X}, {migration}, {batch}; double a literal brace: {{ }})"
