@@ -260,6 +260,11 @@ def integrity_definitions(
         assets=[report_asset(keys), schemas_asset],
         asset_checks=checks,
         jobs=([integrity_checks_job(checks)] if checks else [])
-        + [define_asset_job(REPORT_JOB, selection=AssetSelection.assets(REPORT_KEY),
-                            description="Write the integrity report (summary asset + HTML page).")],
+        + [
+            define_asset_job(
+                REPORT_JOB,
+                selection=AssetSelection.assets(REPORT_KEY),
+                description="Write the integrity report (summary asset + HTML page).",
+            )
+        ],
     )

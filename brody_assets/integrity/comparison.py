@@ -33,11 +33,27 @@ NOT_MIGRATED_COLUMNS: dict[str, tuple[str, ...]] = {
     "ratinfo.contacts": ("tag_RGB_old", "custom_rig_order"),
     "ratinfo.riginfo": ("is_linux", "video_server"),
     "ratinfo.schedule": (
-        "start_time", "protocol", "system", "technician", "wascompleted", "wasqueried",
-        "wasstarted", "wasvideosaved", "Trials_Issue", "Bias_Issue",
+        "start_time",
+        "protocol",
+        "system",
+        "technician",
+        "wascompleted",
+        "wasqueried",
+        "wasstarted",
+        "wasvideosaved",
+        "Trials_Issue",
+        "Bias_Issue",
     ),
     "bdata.calibration_info_tbl": ("validity",),
-    "ratinfo.rats": ("alert", "training", "massArrival", "po", "bringUpAt", "bringupday", "ignoredByWatermeister"),
+    "ratinfo.rats": (
+        "alert",
+        "training",
+        "massArrival",
+        "po",
+        "bringUpAt",
+        "bringupday",
+        "ignoredByWatermeister",
+    ),
     "bdata.sess_started": ("technotes",),
     "bdata.sessions": ("brokenbits", "technotes", "crashed"),
 }
@@ -74,7 +90,10 @@ ACCEPTED_TYPE_CHANGES: dict[tuple[str, str], tuple[str, str]] = {
     ("action.rigwater", "n_rewarded_trials"): ("int(5) unsigned", "int(5)"),
     ("action.surgery", "ratname"): ("char(4)", "varchar(8)"),
     ("action.surgery", "surgeon"): ("varchar(40)", "varchar(32)"),  # problem 23
-    ("action.surgery", "bregma"): ("varchar(20)", "tinyblob"),  # legacy Bregma text -> DataJoint blob
+    ("action.surgery", "bregma"): (
+        "varchar(20)",
+        "tinyblob",
+    ),  # legacy Bregma text -> DataJoint blob
     ("acquisition.sess_started", "crashed"): ("tinyint(3) unsigned zerofill", "tinyint(3)"),
     ("acquisition.sessions", "left_pokes"): ("int(10) unsigned", "int(10)"),
     ("acquisition.sessions", "center_pokes"): ("int(10) unsigned", "int(10)"),
@@ -85,19 +104,63 @@ ACCEPTED_TYPE_CHANGES: dict[tuple[str, str], tuple[str, str]] = {
 # Legacy tables that are not migrated (spec §6.1), so their lack of a counterpart is expected.
 NOT_MIGRATED_TABLES: dict[str, tuple[str, ...]] = {
     "bdata": (
-        "biasview", "carlosexperiment", "carlosview", "cells", "channels", "events", "gcs", "gcs_old",
-        "jeffsview", "labmember", "new_calibration_info_tbl", "orphaned_sessions", "pa_sess",
-        "parsed_events_2020", "paview", "phys_sess", "protocol_info", "raw_tracking", "rig_error_log",
-        "sess_list", "sessions_2020", "sessview", "spktimes", "spktimes_2019", "technician_notes_tbl",
-        "tetrodes", "tracking", "_behavior_event", "session_agg_date",
+        "biasview",
+        "carlosexperiment",
+        "carlosview",
+        "cells",
+        "channels",
+        "events",
+        "gcs",
+        "gcs_old",
+        "jeffsview",
+        "labmember",
+        "new_calibration_info_tbl",
+        "orphaned_sessions",
+        "pa_sess",
+        "parsed_events_2020",
+        "paview",
+        "phys_sess",
+        "protocol_info",
+        "raw_tracking",
+        "rig_error_log",
+        "sess_list",
+        "sessions_2020",
+        "sessview",
+        "spktimes",
+        "spktimes_2019",
+        "technician_notes_tbl",
+        "tetrodes",
+        "tracking",
+        "_behavior_event",
+        "session_agg_date",
     ),
     "protocol": (
-        "ExtendedStimulus", "ProAnti2", "helper_vars", "helper_vars2", "lightchasing", "pbups",
-        "pbups_2020", "samedifferent", "sounddiscrimination", "tempSD",
+        "ExtendedStimulus",
+        "ProAnti2",
+        "helper_vars",
+        "helper_vars2",
+        "lightchasing",
+        "pbups",
+        "pbups_2020",
+        "samedifferent",
+        "sounddiscrimination",
+        "tempSD",
     ),
     "ratinfo": (
-        "cerebro_sessions", "eibs", "experiment", "infusions", "pa_opto", "phys", "rigs", "rigtrials",
-        "rigvideo", "sched_rescue", "stim", "turn_down_log", "video_log", "videoinfo",
+        "cerebro_sessions",
+        "eibs",
+        "experiment",
+        "infusions",
+        "pa_opto",
+        "phys",
+        "rigs",
+        "rigtrials",
+        "rigvideo",
+        "sched_rescue",
+        "stim",
+        "turn_down_log",
+        "video_log",
+        "videoinfo",
     ),
 }
 
@@ -112,7 +175,8 @@ def _lit(text: str) -> str:
 def _rows(columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     """A literal relation (UNION ALL of SELECTs); values are SQL expressions."""
     selects = [
-        "SELECT " + ", ".join(f"{v} AS {c}" if i == 0 else v for c, v in zip(columns, row, strict=True))
+        "SELECT "
+        + ", ".join(f"{v} AS {c}" if i == 0 else v for c, v in zip(columns, row, strict=True))
         if i == 0
         else "SELECT " + ", ".join(row)
         for i, row in enumerate(rows)
@@ -149,7 +213,9 @@ def _pairs() -> str:
     rows = []
     for e in _migrated():
         ls, lt = _legacy(e)
-        rows.append((_lit(e.name), ls, _lit(lt), f"{{name:new.{e.family}}}", _lit(table_name("new", e))))
+        rows.append(
+            (_lit(e.name), ls, _lit(lt), f"{{name:new.{e.family}}}", _lit(table_name("new", e)))
+        )
     return _rows(("entry", "ls", "lt", "ns", "nt"), rows)
 
 
@@ -201,7 +267,9 @@ def column_name_mapping() -> dict[str, Any]:
         for col in sorted(cols):
             rows.append((f"{{name:legacy.{schema}}}", _lit(table), _lit(col), "'migrated'"))
         for col in NOT_MIGRATED_COLUMNS.get(legacy, ()):
-            rows.append((f"{{name:legacy.{schema}}}", _lit(table), _lit(col), "'not migrated (reviewed)'"))
+            rows.append(
+                (f"{{name:legacy.{schema}}}", _lit(table), _lit(col), "'not migrated (reviewed)'")
+            )
     mapping = _rows(("ls", "lt", "lc", "mapped_as"), rows)
     tables = _rows(
         ("ls", "lt"),
@@ -271,9 +339,14 @@ def same_name_type_mismatch() -> dict[str, Any]:
 
 def tables_not_copied() -> dict[str, Any]:
     migrated = sorted({e.legacy for e in _migrated()})
-    rows = [(f"{{name:legacy.{t.split('.')[0]}}}", _lit(t.split(".")[1]), "'migrated'") for t in migrated]
+    rows = [
+        (f"{{name:legacy.{t.split('.')[0]}}}", _lit(t.split(".")[1]), "'migrated'")
+        for t in migrated
+    ]
     for schema, tables in NOT_MIGRATED_TABLES.items():
-        rows.extend((f"{{name:legacy.{schema}}}", _lit(t), "'not migrated (spec 6.1)'") for t in tables)
+        rows.extend(
+            (f"{{name:legacy.{schema}}}", _lit(t), "'not migrated (spec 6.1)'") for t in tables
+        )
     decided = _rows(("ls", "lt", "decision"), rows)
     schemas = ", ".join(f"{{name:legacy.{s}}}" for s in LEGACY_SCHEMAS)
     sql = (

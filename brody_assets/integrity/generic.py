@@ -36,7 +36,13 @@ from brody_assets.integrity.registry_sql import (
 )
 from brody_assets.migration.registry import TableEntry, entries, entry
 
-GENERIC_CHECKS = ("pk_unique", "keys_not_null", "fk_resolves", "dates_in_range", "reconciles_with_legacy")
+GENERIC_CHECKS = (
+    "pk_unique",
+    "keys_not_null",
+    "fk_resolves",
+    "dates_in_range",
+    "reconciles_with_legacy",
+)
 EARLIEST_DATE = "1990-01-01"
 _DATE_COLUMN = re.compile(r"(date|logtime)")
 
@@ -63,7 +69,9 @@ def date_columns(e: TableEntry) -> tuple[str, ...]:
     return tuple(c for c in e.columns if _DATE_COLUMN.search(c))
 
 
-def _base(e: TableEntry, name: str, severity: str, blocking: bool, description: str) -> dict[str, Any]:
+def _base(
+    e: TableEntry, name: str, severity: str, blocking: bool, description: str
+) -> dict[str, Any]:
     return {
         "name": name,
         "asset": asset_of(e),
@@ -78,7 +86,13 @@ def _base(e: TableEntry, name: str, severity: str, blocking: bool, description: 
 def pk_unique(e: TableEntry) -> dict[str, Any]:
     cols = list(identity_columns(e))
     return {
-        **_base(e, "pk_unique", "ERROR", True, f"({', '.join(cols)}) identifies one new row: no legacy row copied twice."),
+        **_base(
+            e,
+            "pk_unique",
+            "ERROR",
+            True,
+            f"({', '.join(cols)}) identifies one new row: no legacy row copied twice.",
+        ),
         "table": batch_table("new", e),
         "key_columns": cols,
         "expectations": [{"kind": "unique", "columns": cols}],
@@ -88,7 +102,13 @@ def pk_unique(e: TableEntry) -> dict[str, Any]:
 def keys_not_null(e: TableEntry) -> dict[str, Any]:
     cols = list(dict.fromkeys([*identity_columns(e), *fk_columns(e)]))
     return {
-        **_base(e, "keys_not_null", "ERROR", True, f"Key and foreign-key columns present: {', '.join(cols)}."),
+        **_base(
+            e,
+            "keys_not_null",
+            "ERROR",
+            True,
+            f"Key and foreign-key columns present: {', '.join(cols)}.",
+        ),
         "table": batch_table("new", e),
         "key_columns": list(identity_columns(e)),
         "expectations": [{"kind": "not_null", "column": c} for c in cols],
@@ -115,7 +135,9 @@ def fk_resolves(e: TableEntry) -> dict[str, Any] | None:
             }
         )
     return {
-        **_base(e, "fk_resolves", "ERROR", True, "Every foreign key resolves in its parent new table."),
+        **_base(
+            e, "fk_resolves", "ERROR", True, "Every foreign key resolves in its parent new table."
+        ),
         "table": batch_table("new", e),
         "expectations": expectations,
     }

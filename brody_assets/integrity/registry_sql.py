@@ -31,6 +31,7 @@ PLACEHOLDER = re.compile(r"\{(L|S|N|excluded_contacts|alias)(?::([A-Za-z_.]+))?\
 def quote(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
+
 SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "migration" / "schemas"
 LEDGER = "{migration}.`quarantine`"
 WATERMARK = "{migration}.`watermark`"
@@ -84,7 +85,8 @@ def check_sql(sql: str, e: TableEntry, options: MigrationOptions | None = None) 
             if arg == "rat_history":
                 aliases.update(options.rat_history_extra_aliases)
             whens = " ".join(
-                f"WHEN BINARY l.`experimenter` = {quote(k)} THEN {quote(v)}" for k, v in aliases.items()
+                f"WHEN BINARY l.`experimenter` = {quote(k)} THEN {quote(v)}"
+                for k, v in aliases.items()
             )
             out.append(f"(CASE {whens} ELSE NULL END)" if aliases else "NULL")
         last = match.end()
@@ -143,7 +145,9 @@ def legacy_key_columns(e: TableEntry, alias: str = "l") -> str:
 
 # -- column types from the DataJoint definitions -----------------------------------------------
 
-_ATTRIBUTE = re.compile(r"^\s*([a-z][a-z0-9_]*)\s*(?:=\s*(?:'[^']*'|\"[^\"]*\"|[^:]*?))?\s*:\s*([^#]+)")
+_ATTRIBUTE = re.compile(
+    r"^\s*([a-z][a-z0-9_]*)\s*(?:=\s*(?:'[^']*'|\"[^\"]*\"|[^:]*?))?\s*:\s*([^#]+)"
+)
 
 
 @cache

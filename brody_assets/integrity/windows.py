@@ -111,7 +111,9 @@ def _same(expr: str, column: str, kind: str) -> str:
     scale = _SCALE.match(kind)
     if scale:
         tol = 0.5 * 10 ** -int(scale.group(1)) + 1e-9
-        return f"(({expr}) <=> s.`{column}` OR IFNULL(ABS(({expr}) - s.`{column}`) <= {tol!r}, FALSE))"
+        return (
+            f"(({expr}) <=> s.`{column}` OR IFNULL(ABS(({expr}) - s.`{column}`) <= {tol!r}, FALSE))"
+        )
     if kind.startswith(("float", "double", "real")):
         rel = "1e-5" if kind.startswith("float") else "1e-9"
         return (
