@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import colony, people, records
+from .clean import scrub
 from .daily import ActiveRat, DayContext, day_rng, generate_day, render_blobs
 from .defects import DEFECT_KINDS, Ledger
 from .inject import Injector, inject_activity
@@ -112,6 +113,7 @@ def build_legacy_database(
     seed: int = 7,
     end_date: dt.date | None = None,
     manifest_path: Path | None = None,
+    defects: bool = True,
 ) -> dict[str, Any]:
     """Create ``{prefix}bdata``, ``{prefix}ratinfo``, ``{prefix}protocol`` filled with synthetic lab data.
 
@@ -120,16 +122,23 @@ def build_legacy_database(
     row counts, every injected defect row with its kind, §5 problem number,
     whether a correct migration must quarantine it and the §4 checks that
     must flag it, and the catalog of defect kinds.
+
+    ``defects=False`` builds the same database with every defect row repaired or removed
+    (:func:`.clean.scrub`): the manifest's ``defects`` list is empty and a correct migration
+    quarantines nothing.
     """
     chosen = get_scale(scale)
     end = end_date or dt.date.today()
     tables, ledger = generate(chosen, seed, end)
+    if not defects:
+        ledger = scrub(tables, ledger)
     prepare_session(conn)
     create_schemas(conn, schema_prefix)
     for table in tables.values():
         insert_rows(conn, schema_prefix, table)
     manifest = {
         "seed": seed,
+        "defects_injected": defects,
         "scale": chosen.name,
         "end_date": end.isoformat(),
         "schema_prefix": schema_prefix,
