@@ -1,8 +1,9 @@
 """Make sure the new and shadow tables exist before a run writes them.
 
-DataJoint binds its table classes to one schema name per process. A process that already declared
-the tables under other prefixes (a test session, a notebook) declares these in a child process
-instead; the engine itself writes with plain SQL and needs no binding.
+DataJoint binds its table classes to one schema name per process. The declaration therefore runs
+in a short-lived child process (``declare_here`` there), so the calling process never binds the
+classes: one process (a Dagster run, a test session, a benchmark) can serve several prefixes. The
+engine itself writes with plain SQL and needs no DataJoint classes.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 
-from brody_assets.config import Settings
+from brody_assets.config import DatabaseSettings, Secret, Settings
 
 
 def tables_declared(settings: Settings) -> bool:
@@ -43,43 +44,50 @@ def tables_declared(settings: Settings) -> bool:
 
 
 def ensure_declared(settings: Settings) -> None:
-    """Declare the tables (idempotent), in a child process if this one is bound to other prefixes."""
-    if tables_declared(settings):
-        return
-    from datajoint.errors import DataJointError
-
-    from brody_assets.migration.engine import declare_tables
-    from brody_assets.migration.schemas.activation import SchemaActivationError
-
-    try:
-        declare_tables(settings)
-    except SchemaActivationError:
-        _declare_in_child(settings)
-    except DataJointError as error:
-        if "already activated" not in str(error):
-            raise
-        _declare_in_child(settings)
+    """Declare the tables unless they all exist already (in a child process)."""
+    if not tables_declared(settings):
+        declare_in_child(settings)
 
 
-def _declare_in_child(settings: Settings) -> None:
-    secrets = {"pass": settings.database.password.reveal()}
+def declare_here(settings: Settings) -> None:
+    """DataJoint ``activate`` in *this* process (binds the table classes to these prefixes)."""
+    import datajoint as dj
+
+    from brody_assets.migration.schemas import activate
+
+    dj.config["enable_python_native_blobs"] = True
+    connection = dj.Connection(host=settings.database.host, port=settings.database.port,
+                               user=settings.database.user, password=settings.database.password.reveal(),
+                               use_tls=settings.database.use_tls)
+    activate(connection, settings.new_prefix, settings.shadow_prefix)
+
+
+def declare_in_child(settings: Settings) -> None:
+    """Run :func:`declare_here` in a child process; the password travels in a 0600 temp file."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump(secrets, handle)
-    os.chmod(handle.name, 0o600)
-    code = (
-        "import json, sys\n"
-        "from brody_assets.config import DatabaseSettings, Secret, Settings\n"
-        "from brody_assets.migration.engine import declare_tables\n"
-        "a = json.loads(sys.argv[1]); p = json.load(open(sys.argv[2]))['pass']\n"
-        "db = DatabaseSettings(a['host'], a['port'], a['user'], Secret(p), a['tls'])\n"
-        "declare_tables(Settings(database=db, legacy=db, new_prefix=a['new'], shadow_prefix=a['shadow']))\n"
-    )
-    args = {"host": settings.database.host, "port": settings.database.port, "user": settings.database.user,
-            "tls": settings.database.use_tls, "new": settings.new_prefix, "shadow": settings.shadow_prefix}
+        os.chmod(handle.name, 0o600)
+        json.dump({"password": settings.database.password.reveal()}, handle)
+    args = {"host": settings.database.host, "port": settings.database.port,
+            "user": settings.database.user, "tls": settings.database.use_tls,
+            "new": settings.new_prefix, "shadow": settings.shadow_prefix}
     try:
-        result = subprocess.run([sys.executable, "-c", code, json.dumps(args), handle.name],
-                                capture_output=True, text=True, timeout=600)
+        result = subprocess.run(
+            [sys.executable, "-m", "brody_assets.migration.declare", json.dumps(args), handle.name],
+            capture_output=True, text=True, timeout=600,
+        )
     finally:
         os.unlink(handle.name)
     if result.returncode != 0:
         raise RuntimeError(f"declaring the new and shadow tables failed: {result.stderr[-2000:]}")
+
+
+def _main(argv: list[str]) -> None:
+    args = json.loads(argv[0])
+    with open(argv[1]) as handle:
+        password = json.load(handle)["password"]
+    db = DatabaseSettings(args["host"], args["port"], args["user"], Secret(password), args["tls"])
+    declare_here(Settings(database=db, legacy=db, new_prefix=args["new"], shadow_prefix=args["shadow"]))
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])

@@ -109,13 +109,12 @@ def migrate(settings: Settings, options: MigrationOptions | None = None,
 
 
 def declare_tables(settings: Settings) -> None:
-    """Create the new and shadow schemas and tables (DataJoint ``activate``) as the pipeline account."""
-    import datajoint as dj
+    """Create the new and shadow schemas and tables (idempotent).
 
-    from brody_assets.migration.schemas import activate
+    DataJoint binds its table classes to one schema name per process, so the declaration runs in a
+    child process (see :mod:`brody_assets.migration.declare`); this process stays unbound and can
+    serve any prefixes. The engine writes with plain SQL and never needs the classes.
+    """
+    from brody_assets.migration.declare import ensure_declared
 
-    dj.config["enable_python_native_blobs"] = True
-    connection = dj.Connection(host=settings.database.host, port=settings.database.port,
-                               user=settings.database.user, password=settings.database.password.reveal(),
-                               use_tls=settings.database.use_tls)
-    activate(connection, settings.new_prefix, settings.shadow_prefix)
+    ensure_declared(settings)
