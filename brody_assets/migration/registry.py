@@ -154,7 +154,8 @@ class MigrationOptions:
     ``today``: the window's reference date (default: the real today). ``mode``: ``"auto"``
     (server-side when legacy and new share host:port, else streamed), ``"server"`` or
     ``"stream"``. ``batch_rows``: rows per transaction for SQL tables; ``blob_batch_rows`` for
-    the Python-transform tables; ``sessid_chunk``: session ids per chunk.
+    the Python-transform tables; ``sessid_chunk``: session ids per chunk. ``transform_workers``:
+    processes for the Python transforms (0 = one per CPU; 1 = in the calling process).
     """
 
     excluded_contact_ids: tuple[int, ...] = (53, 59, 97)
@@ -169,6 +170,7 @@ class MigrationOptions:
     mode: str = "auto"
     batch_rows: int = 30_000
     blob_batch_rows: int = 500
+    transform_workers: int = 0
     sessid_chunk: int = 1000
     lock_timeout_s: int = 600
     max_retries: int = 5
@@ -180,6 +182,8 @@ class MigrationOptions:
             raise ValueError("mode must be 'auto', 'server' or 'stream'")
         if self.days_back < 0 or self.batch_rows < 1 or self.blob_batch_rows < 1 or self.sessid_chunk < 1:
             raise ValueError("days_back must be >= 0 and batch sizes >= 1")
+        if self.transform_workers < 0:
+            raise ValueError("transform_workers must be >= 0 (0: one per CPU)")
 
     @property
     def since(self) -> dt.date:

@@ -27,6 +27,7 @@ class EngineContext:
     run_id: str
     streamed: bool
     staged_lookups: set[str] = field(default_factory=set)
+    transform_pool: Any = None  # the Python transforms' process pool (pystage), closed with the context
     _new_columns: dict[str, list[str]] = field(default_factory=dict)
     _new_pk: dict[str, list[str]] = field(default_factory=dict)
 
@@ -68,6 +69,9 @@ class EngineContext:
         return self._new_pk[e.name]
 
     def close(self) -> None:
+        if self.transform_pool is not None:
+            pool, self.transform_pool = self.transform_pool, None
+            pool.close()
         self.db.close()
         self.legacy.close()
 

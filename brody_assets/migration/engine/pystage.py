@@ -6,12 +6,20 @@ transformed in Python, and written with ``executemany`` — good rows to the sha
 behavior events, to the new table) and rejections to the ledger in the same transaction. The
 shadow -> new copy of the blob tables is the set-based SQL of :mod:`.sqlstage`. Counts for the
 invariant are made from key sets, so the same code serves the server-side and streamed paths.
+
+The transforms run in the run's :class:`.parallel.TransformPool` (forked workers,
+``MigrationOptions.transform_workers``; 1 = in this process): while the workers transform one
+batch, this process fetches the next and writes the previous, each batch in its own transaction,
+in batch order. A worker failure raises :class:`.parallel.TransformWorkerError` before its batch
+is written.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import pymysql
@@ -19,7 +27,10 @@ import pymysql
 from brody_assets.migration.registry import TableEntry
 
 from . import ledger
+from .blobs import TransformResult
 from .context import EngineContext, Invariant
+from .fastblob import unpack_native_fast
+from .parallel import TransformPool
 from .scope import Batch, Scope
 
 
@@ -58,6 +69,25 @@ def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
         yield items[i : i + size]
 
 
+def transform_pool(ctx: EngineContext) -> TransformPool:
+    """The run's transform pool (created on first use, closed with the context)."""
+    if ctx.transform_pool is None:
+        ctx.transform_pool = TransformPool(ctx.options.transform_workers)
+    return ctx.transform_pool
+
+
+def _merge_results(parts: list[TransformResult]) -> TransformResult:
+    merged = TransformResult()
+    for part in parts:
+        merged.good += part.good
+        merged.rejected += part.rejected
+    return merged
+
+
+def _label(e: TableEntry, part: list[int]) -> str:
+    return f"{e.name} sessions {part[0]}..{part[-1]} ({len(part)})"
+
+
 def _rejection_rows(ctx: EngineContext, e: TableEntry, stage: str, rejected: Iterable) -> list[tuple]:
     return [(e.name, {"sessid": int(r[0])}, int(r[0]), stage, r[1], r[2], 21, ctx.run_id) for r in rejected]
 
@@ -75,15 +105,26 @@ def shadow_blob_batch(ctx: EngineContext, e: TableEntry, scope: Scope, batch: Ba
             f"DELETE FROM {shadow} WHERE sessid IN ({', '.join(map(str, sorted(retry)))})"))
     todo = sorted(set(ids) - _range_ids(ctx, shadow, batch, scope))
     inserted = -refreshed
-    for part in _chunks(todo, ctx.options.blob_batch_rows):
-        with ctx.legacy.conn.cursor(pymysql.cursors.DictCursor) as cur:
-            src = ctx.names.legacy(e.legacy, staged=False)
-            cur.execute(f"SELECT sessid, `{column}` FROM {src} WHERE sessid IN ({', '.join(map(str, part))})")
-            rows = list(cur.fetchall())
-        result = transform(rows)
+    pool = transform_pool(ctx)
+    src = ctx.names.legacy(e.legacy, staged=False)
+    sql = f"INSERT INTO {shadow} (sessid, `{column}`) VALUES (%s, %s)"
+
+    def write(pending) -> int:
+        result = pending.result()  # raises TransformWorkerError: nothing of the batch is written
         good = [(int(r["sessid"]), r[column]) for r in result.good]
         bad = _rejection_rows(ctx, e, "shadow", result.rejected)
-        inserted += _write(ctx, e, f"INSERT INTO {shadow} (sessid, `{column}`) VALUES (%s, %s)", good, bad, "shadow")
+        return _write(ctx, e, sql, good, bad, "shadow")
+
+    running: deque = deque()  # at most two batches: one transforming while the next is fetched
+    for part in _chunks(todo, ctx.options.blob_batch_rows):
+        with ctx.legacy.conn.cursor(pymysql.cursors.DictCursor) as cur:
+            cur.execute(f"SELECT sessid, `{column}` FROM {src} WHERE sessid IN ({', '.join(map(str, part))})")
+            rows = list(cur.fetchall())
+        running.append(pool.submit(transform, rows, _merge_results, label=_label(e, part)))
+        if len(running) > 1:
+            inserted += write(running.popleft())
+    while running:
+        inserted += write(running.popleft())
     return inserted
 
 
@@ -135,36 +176,67 @@ def _sessions(ctx: EngineContext, e: TableEntry, scope: Scope, batch: Batch) -> 
     return _ids(ctx.db, f"SELECT l.sessid FROM {parsed} l WHERE {batch.predicate('l.sessid', scope)} ORDER BY 1")
 
 
+def expand_sessions(transform: str, rows: Sequence[tuple[Any, bytes]]) -> list[tuple]:
+    """Behavior events of fetched ``(sessid, peh)`` rows, one outcome per row, in row order.
+
+    Each outcome is ``(sessid, rows, None, None)`` with the event rows as tuples in
+    :data:`EVENT_COLUMNS` order, or ``(sessid, None, reason, detail)``. ``peh`` is read with
+    :func:`.fastblob.unpack_native_fast` (what ``datajoint.blob.unpack`` returns). Runs in the
+    transform workers (module level: pickled by name).
+    """
+    module, _, name = transform.partition(":")
+    expand = getattr(importlib.import_module(module), name)
+    out: list[tuple] = []
+    for sessid, peh in rows:
+        sessid = int(sessid)
+        try:
+            result = expand(sessid, unpack_native_fast(peh))
+        except Exception as error:  # noqa: BLE001 - any failure quarantines the session
+            out.append((sessid, None, "event_error", f"{type(error).__name__}: {error}"))
+            continue
+        if result.rejected:
+            reason, detail = result.rejected
+            out.append((sessid, None, reason, detail))
+        else:
+            out.append((sessid, [tuple(r[c] for c in EVENT_COLUMNS) for r in result.rows], None, None))
+    return out
+
+
+def _concat(parts: list[list]) -> list:
+    return [item for part in parts for item in part]
+
+
 def events_batch(ctx: EngineContext, e: TableEntry, scope: Scope, batch: Batch) -> tuple[int, Invariant]:
     """Compute and insert the events of the batch's sessions that have none yet."""
-    import datajoint.blob as dj_blob
-
     from brody_assets.migration.registry import entry as entry_named
 
-    expand = load_transform(e)
     parsed = ctx.names.new(entry_named("acquisition.parsed_events"))
     sessions = _sessions(ctx, e, scope, batch)
     done = _range_ids(ctx, ctx.names.new(e), batch, scope)
     inserted = 0
     sql = (f"INSERT INTO {ctx.names.new(e)} ({', '.join(EVENT_COLUMNS)}) "
            f"VALUES ({', '.join(['%s'] * len(EVENT_COLUMNS))})")
-    for part in _chunks([s for s in sessions if s not in done], ctx.options.blob_batch_rows):
-        rows = ctx.db.query(f"SELECT sessid, peh FROM {parsed} WHERE sessid IN ({', '.join(map(str, part))})")
+    pool = transform_pool(ctx)
+    expand = functools.partial(expand_sessions, e.transform)
+
+    def write(pending) -> int:
         good: list[tuple] = []
         bad: list[tuple] = []
-        for sessid, peh in rows:
-            try:
-                result = expand(int(sessid), dj_blob.unpack(peh))
-            except Exception as error:  # noqa: BLE001 - any failure quarantines the session
-                bad.append((e.name, {"sessid": int(sessid)}, int(sessid), "new", "event_error",
-                            f"{type(error).__name__}: {error}", 13, ctx.run_id))
-                continue
-            if result.rejected:
-                reason, detail = result.rejected
-                bad.append((e.name, {"sessid": int(sessid)}, int(sessid), "new", reason, detail, 13, ctx.run_id))
+        for sessid, events, reason, detail in pending.result():  # raises before anything is written
+            if events is None:
+                bad.append((e.name, {"sessid": sessid}, sessid, "new", reason, detail, 13, ctx.run_id))
             else:
-                good += [tuple(r[c] for c in EVENT_COLUMNS) for r in result.rows]
-        inserted += _write(ctx, e, sql, good, bad, "new")
+                good += events
+        return _write(ctx, e, sql, good, bad, "new")
+
+    running: deque = deque()
+    for part in _chunks([s for s in sessions if s not in done], ctx.options.blob_batch_rows):
+        rows = ctx.db.query(f"SELECT sessid, peh FROM {parsed} WHERE sessid IN ({', '.join(map(str, part))})")
+        running.append(pool.submit(expand, list(rows), _concat, label=_label(e, part)))
+        if len(running) > 1:
+            inserted += write(running.popleft())
+    while running:
+        inserted += write(running.popleft())
     ids = set(sessions)
     with_events = _range_ids(ctx, ctx.names.new(e), batch, scope)
     ledgered = _ledgered(ctx, e, batch, scope)
