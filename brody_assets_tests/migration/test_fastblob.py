@@ -801,3 +801,40 @@ def test_a_worker_crash_fails_the_run_without_a_partial_batch(engine_db, monkeyp
         and len(done) % 40 == 0
         and len(done) > sessids.index(crash) - 40
     )
+
+
+# --- behavior events rendered as SQL by the workers -------------------------------------------------
+
+
+@pytest.mark.parametrize("no_backslash", [False, True])
+def test_event_rows_render_as_pymysql_would(mariadb_server, no_backslash: bool) -> None:
+    from pymysql.constants import SERVER_STATUS
+
+    from brody_assets.migration.engine.pystage import EVENT_VALUES, _sql_row
+
+    conn = mariadb_server.admin_connect()
+    try:
+        with conn.cursor() as cur:
+            mode = "NO_BACKSLASH_ESCAPES" if no_backslash else ""
+            cur.execute(f"SET SESSION sql_mode = '{mode}'")
+            cur.execute("SELECT 1")
+            assert (
+                bool(conn.server_status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES)
+                is no_backslash
+            )
+            rows = [
+                (1, 2, 3, "pokes", "C", 1, 1.5, 2.25),
+                (10**12, 1, 1, "it's", 'back\\slash "q"\n\0\x1a', 2, None, -0.0),
+                (5, 6, 7, "ünï", "", 8, 1e-300, 123456789.123456789),
+                (5, 6, 7, "x", "y", 8, 1e22, float("inf")),  # refused: left to pymysql
+                (5, 6, 7, "x", "y", True, 1.0, 2.0),  # a bool: left to pymysql
+            ]
+            quoted: dict[str, str] = {}
+            for row in rows:
+                rendered = _sql_row(row, quoted, no_backslash)
+                if type(rendered) is str:
+                    assert rendered == cur.mogrify(EVENT_VALUES, row)
+                else:
+                    assert rendered is row
+    finally:
+        conn.close()

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import pymysql
+from pymysql.constants import SERVER_STATUS
 
 from brody_assets.migration.registry import TableEntry
 
@@ -129,12 +130,19 @@ def shadow_blob_batch(ctx: EngineContext, e: TableEntry, scope: Scope, batch: Ba
 
 
 def _write(ctx: EngineContext, e: TableEntry, sql: str, good: list[tuple], bad: list[tuple], stage: str,
-           key_of: Callable[[tuple], int] = lambda row: row[0]) -> int:
-    """Insert ``good`` and ledger ``bad`` in one transaction; on an insert error, split by session."""
+           key_of: Callable[[tuple], int] = lambda row: row[0],
+           insert: Callable[[Any, str, list[tuple]], Any] | None = None) -> int:
+    """Insert ``good`` and ledger ``bad`` in one transaction; on an insert error, split by session.
+
+    ``insert(cursor, sql, rows)`` writes the rows (default: ``cursor.executemany``).
+    """
 
     def work(cur) -> int:
         if good:
-            cur.executemany(sql, good)
+            if insert is None:
+                cur.executemany(sql, good)
+            else:
+                insert(cur, sql, good)
         ledger.upsert_rows(cur, ctx.names, bad)
         return len(good)
 
@@ -145,11 +153,12 @@ def _write(ctx: EngineContext, e: TableEntry, sql: str, good: list[tuple], bad: 
         if len(sessions) <= 1:
             message = f"{stage} stage: server error {error.args[0] if error.args else ''}: {error.args[-1]}"
             errors = [(e.name, {"sessid": s}, s, stage, "insert_error", message, None, ctx.run_id) for s in sessions]
-            return _write(ctx, e, sql, [], bad + errors, stage, key_of)
+            return _write(ctx, e, sql, [], bad + errors, stage, key_of, insert)
         half = set(sessions[: len(sessions) // 2])
         first = [r for r in good if key_of(r) in half]
         second = [r for r in good if key_of(r) not in half]
-        return _write(ctx, e, sql, first, bad, stage, key_of) + _write(ctx, e, sql, second, [], stage, key_of)
+        return (_write(ctx, e, sql, first, bad, stage, key_of, insert)
+                + _write(ctx, e, sql, second, [], stage, key_of, insert))
 
 
 def count_blob_batch(ctx: EngineContext, e: TableEntry, scope: Scope, batch: Batch) -> Invariant:
@@ -176,16 +185,68 @@ def _sessions(ctx: EngineContext, e: TableEntry, scope: Scope, batch: Batch) -> 
     return _ids(ctx.db, f"SELECT l.sessid FROM {parsed} l WHERE {batch.predicate('l.sessid', scope)} ORDER BY 1")
 
 
-def expand_sessions(transform: str, rows: Sequence[tuple[Any, bytes]]) -> list[tuple]:
+EVENT_VALUES = f"({', '.join(['%s'] * len(EVENT_COLUMNS))})"
+MAX_STATEMENT = 1024000  # bytes per INSERT statement, as pymysql's executemany
+
+
+def _sql_row(row: tuple, quoted: dict[str, str], no_backslash: bool) -> str | tuple:
+    """``row`` as the SQL literal pymysql's ``executemany`` would send for :data:`EVENT_VALUES`
+    (ints, finite floats with ``e0``, ``NULL``, quoted strings); the tuple itself when it holds
+    anything else (pymysql then escapes it on the main process)."""
+    out = []
+    for value in row:
+        kind = type(value)
+        if kind is int:
+            out.append(str(value))
+        elif kind is float:
+            text = repr(value)
+            if text in ("inf", "-inf", "nan"):
+                return row
+            out.append(text if "e" in text else text + "e0")
+        elif value is None:
+            out.append("NULL")
+        elif kind is str:
+            text = quoted.get(value)
+            if text is None:
+                escaped = value.replace("'", "''") if no_backslash else pymysql.converters.escape_string(value)
+                text = quoted[value] = f"'{escaped}'"
+            out.append(text)
+        else:
+            return row
+    return "(" + ", ".join(out) + ")"
+
+
+def _insert_rendered(cur, sql: str, rows: list[tuple]) -> None:
+    """``cursor.executemany(sql, [r[1] ...])`` for rows ``(sessid, literal | tuple)``: the same
+    statements, with the literals rendered by the workers."""
+    encoding = cur.connection.encoding
+    prefix = sql[: sql.rindex(EVENT_VALUES)].encode(encoding)
+    statement = bytearray(prefix)
+    for _, item in rows:
+        value = (item if type(item) is str else cur.mogrify(EVENT_VALUES, item)).encode(encoding)
+        if len(statement) > len(prefix):
+            if len(statement) + len(value) + 1 > MAX_STATEMENT:
+                cur.execute(statement)
+                statement = bytearray(prefix)
+            else:
+                statement += b","
+        statement += value
+    cur.execute(statement)
+
+
+def expand_sessions(transform: str, rows: Sequence[tuple[Any, bytes]], no_backslash: bool | None = None) -> list[tuple]:
     """Behavior events of fetched ``(sessid, peh)`` rows, one outcome per row, in row order.
 
     Each outcome is ``(sessid, rows, None, None)`` with the event rows as tuples in
-    :data:`EVENT_COLUMNS` order, or ``(sessid, None, reason, detail)``. ``peh`` is read with
+    :data:`EVENT_COLUMNS` order (or, when ``no_backslash`` is given, as the SQL literal of each
+    tuple, rendered for a connection with / without ``NO_BACKSLASH_ESCAPES``), or
+    ``(sessid, None, reason, detail)``. ``peh`` is read with
     :func:`.fastblob.unpack_native_fast` (what ``datajoint.blob.unpack`` returns). Runs in the
     transform workers (module level: pickled by name).
     """
     module, _, name = transform.partition(":")
     expand = getattr(importlib.import_module(module), name)
+    quoted: dict[str, str] = {}
     out: list[tuple] = []
     for sessid, peh in rows:
         sessid = int(sessid)
@@ -198,7 +259,10 @@ def expand_sessions(transform: str, rows: Sequence[tuple[Any, bytes]]) -> list[t
             reason, detail = result.rejected
             out.append((sessid, None, reason, detail))
         else:
-            out.append((sessid, [tuple(r[c] for c in EVENT_COLUMNS) for r in result.rows], None, None))
+            events = [tuple(r[c] for c in EVENT_COLUMNS) for r in result.rows]
+            if no_backslash is not None:
+                events = [_sql_row(row, quoted, no_backslash) for row in events]
+            out.append((sessid, events, None, None))
     return out
 
 
@@ -217,7 +281,8 @@ def events_batch(ctx: EngineContext, e: TableEntry, scope: Scope, batch: Batch) 
     sql = (f"INSERT INTO {ctx.names.new(e)} ({', '.join(EVENT_COLUMNS)}) "
            f"VALUES ({', '.join(['%s'] * len(EVENT_COLUMNS))})")
     pool = transform_pool(ctx)
-    expand = functools.partial(expand_sessions, e.transform)
+    no_backslash = bool(ctx.db.conn.server_status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES)
+    expand = functools.partial(expand_sessions, e.transform, no_backslash=no_backslash)
 
     def write(pending) -> int:
         good: list[tuple] = []
@@ -226,8 +291,8 @@ def events_batch(ctx: EngineContext, e: TableEntry, scope: Scope, batch: Batch) 
             if events is None:
                 bad.append((e.name, {"sessid": sessid}, sessid, "new", reason, detail, 13, ctx.run_id))
             else:
-                good += events
-        return _write(ctx, e, sql, good, bad, "new")
+                good += [(sessid, event) for event in events]
+        return _write(ctx, e, sql, good, bad, "new", insert=_insert_rendered)
 
     running: deque = deque()
     for part in _chunks([s for s in sessions if s not in done], ctx.options.blob_batch_rows):
