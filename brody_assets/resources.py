@@ -155,6 +155,7 @@ class MigrationResource(_SettingsResource):
     excluded_contact_ids: list[int] = [53, 59, 97]
     duplicate_key_winner: str = "lowest_legacy_id"
     batch_rows: int = 30_000
+    transform_workers: int = 0  # processes for the blob / behavior-event transforms (0: one per CPU)
     _context: object | None = PrivateAttr(default=None)
     _run_id: str | None = PrivateAttr(default=None)
 
@@ -168,6 +169,7 @@ class MigrationResource(_SettingsResource):
             full_backfill=self.full_backfill,
             mode=self.mode,
             batch_rows=self.batch_rows,
+            transform_workers=self.transform_workers,
         )
 
     @contextlib.contextmanager

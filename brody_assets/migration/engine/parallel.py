@@ -84,7 +84,7 @@ class Pending(Generic[T]):
             return self._value
         try:
             values = [part.result() for part in self._parts]
-        except BaseException as error:
+        except Exception as error:
             for part in self._parts:
                 part.cancel()
             if self._on_broken is not None:
