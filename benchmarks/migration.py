@@ -138,6 +138,7 @@ def main() -> None:
     with timed("(c) incremental run after append", t):
         inc = migrate(settings, MigrationOptions(today=dt.date.fromisoformat(appended["last_date"])))
     inc_inserted = sum(r.new.inserted for r in inc)
+    inc_tables = {r.table: round(r.shadow.seconds + r.new.seconds, 2) for r in inc}
 
     # (d) legacy on a second server: streamed path
     streamed = None
@@ -183,8 +184,9 @@ def main() -> None:
         s_time = t["(d) full migration, streamed from the second server"]
         lines.append(f"| (d) legacy on a second server (streamed) vs (a)'s floor | {s_time:.1f} s vs {floor:.1f} s | **{floor / s_time:.2f}** (floor/streamed) | report |")
     lines.append(f"| (e) peak RSS of a full run: small vs {args.scale} | {rss['small']:.0f} MiB vs {rss[args.scale]:.0f} MiB | **{rss[args.scale] / rss['small']:.2f}** | flat (≈ 1) |")
-    lines += ["", "Seconds per table in the full run (shadow + new):", "",
-              "| table | s |", "|---|---:|"] + [f"| {k} | {v} |" for k, v in per_table.items()]
+    lines += ["", "Seconds per table (shadow + new stage), full run and the incremental run (c):", "",
+              "| table | full s | incremental s |", "|---|---:|---:|"]
+    lines += [f"| {k} | {v} | {inc_tables.get(k, '')} |" for k, v in per_table.items()]
     record("Migration (`benchmarks/migration.py`)", "\n".join(lines))
     print("\n".join(lines))
 
