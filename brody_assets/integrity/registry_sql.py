@@ -9,9 +9,9 @@ rewrites the one into the other, so checks derived from the registry (generic ch
 drift) apply exactly the migration's own transforms. Lab options (aliases, excluded contacts) take
 their default values.
 
-Nothing here imports DataJoint (Definitions must load fast): MySQL table names follow DataJoint's
-naming rule and column types are read from the schema modules' ``definition`` strings with
-:mod:`ast`, without executing them.
+MySQL table names follow DataJoint's naming rule; column types are read from the schema modules'
+``definition`` strings (the shadow ones are generated from the new tables'), which imports the
+modules (and DataJoint) but declares and connects to nothing.
 """
 
 from __future__ import annotations
@@ -152,35 +152,39 @@ _ATTRIBUTE = re.compile(
 
 @cache
 def _definitions() -> dict[tuple[str, str], dict[str, str]]:
-    """(layer, ``Class`` or ``Master.Part``) -> {column: type} for attributes written out."""
+    """(layer, ``Class`` or ``Master.Part``) -> {column: type} for attributes written out.
+
+    Read from the classes' ``definition`` strings as the schema modules build them (shadow
+    definitions are generated from the new tables', foreign keys already expanded); importing the
+    modules declares nothing and connects to nothing.
+    """
+    import importlib
+
     out: dict[tuple[str, str], dict[str, str]] = {}
     for path in sorted(SCHEMAS_DIR.glob("*.py")):
         layer = path.stem.split("_", 1)[0]
         if layer not in ("new", "shadow"):
             continue
+        module = importlib.import_module(f"brody_assets.migration.schemas.{path.stem}")
         tree = ast.parse(path.read_text())
         for node in tree.body:
             if isinstance(node, ast.ClassDef):
-                _collect(node, node.name, layer, out)
+                _collect(getattr(module, node.name), node.name, layer, out)
     return out
 
 
-def _collect(node: ast.ClassDef, path: str, layer: str, out: dict) -> None:
-    for item in node.body:
-        if isinstance(item, ast.ClassDef):
-            _collect(item, f"{path}.{item.name}", layer, out)
-        elif (
-            isinstance(item, ast.Assign)
-            and any(isinstance(t, ast.Name) and t.id == "definition" for t in item.targets)
-            and isinstance(item.value, ast.Constant)
-        ):
-            columns = {}
-            for line in str(item.value.value).splitlines():
-                match = _ATTRIBUTE.match(line)
-                if match and not line.strip().startswith("->"):
-                    columns[match.group(1)] = match.group(2).strip().lower()
-            out[(layer, path)] = columns
-
+def _collect(cls: type, path: str, layer: str, out: dict) -> None:
+    for name, value in vars(cls).items():
+        if isinstance(value, type) and name[:1].isupper() and hasattr(value, "definition"):
+            _collect(value, f"{path}.{name}", layer, out)
+    definition = vars(cls).get("definition")
+    if isinstance(definition, str):
+        columns = {}
+        for line in definition.splitlines():
+            match = _ATTRIBUTE.match(line)
+            if match and not line.strip().startswith("->"):
+                columns[match.group(1)] = match.group(2).strip().lower()
+        out[(layer, path)] = columns
 
 def column_types(layer: str, e: TableEntry) -> dict[str, str]:
     """{column: declared type} of the entry's table in ``layer`` (foreign-key columns excluded)."""
