@@ -47,8 +47,9 @@ def drop_prefix(srv: MariaDBServer, prefix: str) -> None:
             "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE %s",
             (prefix.replace("_", "\\_") + "%",),
         )
+        names = [row[0] for row in cursor.fetchall()]
         cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
-        for (name,) in list(cursor.fetchall()):
+        for name in names:
             cursor.execute(f"DROP DATABASE `{name}`")
 
 
