@@ -113,8 +113,18 @@ class TransformPool:
         return self._executor
 
     def _discard(self) -> None:
+        """Drop a broken pool, killing its workers.
+
+        A worker of a broken ProcessPoolExecutor can block forever sending a large result that
+        nobody reads any more, while the executor's manager thread waits for that worker to exit
+        (Python 3.11): at interpreter exit that join would hang the process. Killing the workers
+        ends both waits.
+        """
         executor, self._executor = self._executor, None
         if executor is not None:
+            for process in list((getattr(executor, "_processes", None) or {}).values()):
+                if process.is_alive():
+                    process.kill()
             executor.shutdown(wait=False, cancel_futures=True)
 
     def submit(
