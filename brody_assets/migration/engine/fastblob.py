@@ -177,25 +177,33 @@ def _legacy_value(buf: bytes, p: int) -> tuple[Any, int]:
     raise Unsupported(f"mYm type code {code!r}")  # cells 'C' and the rest: reference path
 
 
+def _unwrap(data: bytes, size_bytes: int, magic: bytes, kind: str) -> bytes:
+    """The serialized payload: ``data`` itself, or its ``ZL123`` zlib body (uncompressed size in a
+    ``size_bytes``-wide field: 4 for legacy mYm blobs, 8 for dj0), checked to start with ``magic``."""
+    if type(data) is not bytes:
+        raise Unsupported("not bytes")
+    if data.startswith(_ZL):
+        try:
+            buf = zlib.decompress(data[len(_ZL) + size_bytes :])
+        except zlib.error as error:
+            raise Unsupported("zlib") from error
+        size = (_u32 if size_bytes == 4 else _u64)(data, len(_ZL))[0]
+        if len(buf) != size:
+            raise Unsupported("uncompressed size mismatch")
+    else:
+        buf = data
+    if not buf.startswith(magic) or len(buf) <= len(magic):
+        raise Unsupported(f"not {kind} blob")
+    return buf
+
+
 def read_legacy(data: bytes) -> Any:
     """``matlab_to_python(decode_legacy_blob(data))`` for the blobs it understands.
 
     Raises :class:`Unsupported` for everything else (including every malformed blob), never a
     different value.
     """
-    if type(data) is not bytes:
-        raise Unsupported("not bytes")
-    if data.startswith(_ZL):
-        try:
-            buf = zlib.decompress(data[len(_ZL) + 4 :])
-        except zlib.error as error:
-            raise Unsupported("zlib") from error
-        if len(buf) != _u32(data, len(_ZL))[0]:
-            raise Unsupported("uncompressed size mismatch")
-    else:
-        buf = data
-    if not buf.startswith(_MYM) or len(buf) <= len(_MYM):
-        raise Unsupported("not an mYm blob")
+    buf = _unwrap(data, 4, _MYM, "an mYm")
     try:
         value, end = _legacy_value(buf, len(_MYM))
     except Unsupported:
@@ -457,19 +465,7 @@ def unpack_dj0(blob: bytes) -> Any:
 
     Raises :class:`Unsupported` for anything else, including every malformed blob.
     """
-    if type(blob) is not bytes:
-        raise Unsupported("not bytes")
-    if blob.startswith(_ZL):
-        try:
-            buf = zlib.decompress(blob[len(_ZL) + 8 :])
-        except zlib.error as error:
-            raise Unsupported("zlib") from error
-        if len(buf) != _u64(blob, len(_ZL))[0]:
-            raise Unsupported("uncompressed size mismatch")
-    else:
-        buf = blob
-    if not buf.startswith(_DJ0) or len(buf) <= len(_DJ0):
-        raise Unsupported("not a dj0 blob")
+    buf = _unwrap(blob, 8, _DJ0, "a dj0")
     try:
         value, end = _dj0_value(buf, len(_DJ0))
     except Unsupported:
