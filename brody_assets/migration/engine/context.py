@@ -28,6 +28,7 @@ class EngineContext:
     streamed: bool
     staged_lookups: set[str] = field(default_factory=set)
     transform_pool: Any = None  # the Python transforms' process pool (pystage), closed with the context
+    event_loader: Any = None  # behavior events' bulk writer (eventload.EventLoader), made on first use
     _new_columns: dict[str, list[str]] = field(default_factory=dict)
     _new_pk: dict[str, list[str]] = field(default_factory=dict)
 
@@ -153,7 +154,8 @@ def open_context(settings: Settings, options: MigrationOptions | None = None,
     options = options or MigrationOptions()
     streamed = options.mode == "stream" or (options.mode == "auto" and not same_server(settings))
     names = Names(settings.legacy_schema_prefix, settings.new_prefix, settings.shadow_prefix, streamed)
-    db = Db(settings.database, max_retries=options.max_retries, label="pipeline")
+    # LOAD DATA LOCAL (behavior events) only on the pipeline's own server, never the legacy one
+    db = Db(settings.database, max_retries=options.max_retries, label="pipeline", local_infile=True)
     legacy = Db(settings.legacy, sql_mode=PERMISSIVE_MODE, max_retries=options.max_retries, label="legacy")
     ledger.ensure(db, names)
     db.use(names.ledger_schema)

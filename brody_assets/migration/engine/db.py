@@ -51,12 +51,14 @@ class Db:
         max_retries: int = 5,
         backoff_s: float = 0.2,
         label: str = "db",
+        local_infile: bool = False,
     ) -> None:
         self.settings = settings
         self.sql_mode = sql_mode
         self.max_retries = max_retries
         self.backoff_s = backoff_s
         self.label = label
+        self.local_infile = local_infile
         self.held_locks: list[str] = []
         self.lock_timeout_s = 600
         self.conn: pymysql.Connection | None = None
@@ -81,6 +83,7 @@ class Db:
             autocommit=True,
             charset="utf8mb4",
             connect_timeout=10,
+            local_infile=self.local_infile,
         )
         with self.conn.cursor() as cur:
             cur.execute("SET SESSION sql_mode = %s", (self.sql_mode,))

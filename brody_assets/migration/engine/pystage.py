@@ -23,14 +23,13 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import pymysql
-from pymysql.constants import SERVER_STATUS
 
 from brody_assets.migration.registry import TableEntry
 
 from . import ledger
 from .blobs import TransformResult
 from .context import EngineContext, Invariant
-from .fastblob import unpack_native_fast
+from .eventload import EventLoader, session_event_text
 from .parallel import TransformPool
 from .scope import Batch, Scope
 
@@ -134,17 +133,20 @@ def _write(ctx: EngineContext, e: TableEntry, sql: str, good: list[tuple], bad: 
            insert: Callable[[Any, str, list[tuple]], Any] | None = None) -> int:
     """Insert ``good`` and ledger ``bad`` in one transaction; on an insert error, split by session.
 
-    ``insert(cursor, sql, rows)`` writes the rows (default: ``cursor.executemany``).
+    ``insert(cursor, sql, rows)`` writes the rows and returns how many it wrote (default:
+    ``cursor.executemany``, one row per item).
     """
 
     def work(cur) -> int:
+        written = 0
         if good:
             if insert is None:
                 cur.executemany(sql, good)
+                written = len(good)
             else:
-                insert(cur, sql, good)
+                written = insert(cur, sql, good)
         ledger.upsert_rows(cur, ctx.names, bad)
-        return len(good)
+        return written
 
     try:
         return ctx.db.transaction(work)
@@ -175,7 +177,6 @@ def count_blob_batch(ctx: EngineContext, e: TableEntry, scope: Scope, batch: Bat
 
 
 # --- behavior events (computed from the new parsed_events) ------------------------------------
-EVENT_COLUMNS = ("sessid", "id_event", "trial", "event_type", "event_name", "entry_num", "in_time", "out_time")
 
 
 def _sessions(ctx: EngineContext, e: TableEntry, scope: Scope, batch: Batch) -> list[int]:
@@ -185,84 +186,23 @@ def _sessions(ctx: EngineContext, e: TableEntry, scope: Scope, batch: Batch) -> 
     return _ids(ctx.db, f"SELECT l.sessid FROM {parsed} l WHERE {batch.predicate('l.sessid', scope)} ORDER BY 1")
 
 
-EVENT_VALUES = f"({', '.join(['%s'] * len(EVENT_COLUMNS))})"
-MAX_STATEMENT = 1024000  # bytes per INSERT statement, as pymysql's executemany
-
-
-def _sql_row(row: tuple, quoted: dict[str, str], no_backslash: bool) -> str | tuple:
-    """``row`` as the SQL literal pymysql's ``executemany`` would send for :data:`EVENT_VALUES`
-    (ints, finite floats with ``e0``, ``NULL``, quoted strings); the tuple itself when it holds
-    anything else (pymysql then escapes it on the main process)."""
-    out = []
-    for value in row:
-        kind = type(value)
-        if kind is int:
-            out.append(str(value))
-        elif kind is float:
-            text = repr(value)
-            if text in ("inf", "-inf", "nan"):
-                return row
-            out.append(text if "e" in text else text + "e0")
-        elif value is None:
-            out.append("NULL")
-        elif kind is str:
-            text = quoted.get(value)
-            if text is None:
-                escaped = value.replace("'", "''") if no_backslash else pymysql.converters.escape_string(value)
-                text = quoted[value] = f"'{escaped}'"
-            out.append(text)
-        else:
-            return row
-    return "(" + ", ".join(out) + ")"
-
-
-def _insert_rendered(cur, sql: str, rows: list[tuple]) -> None:
-    """``cursor.executemany(sql, [r[1] ...])`` for rows ``(sessid, literal | tuple)``: the same
-    statements, with the literals rendered by the workers."""
-    encoding = cur.connection.encoding
-    prefix = sql[: sql.rindex(EVENT_VALUES)].encode(encoding)
-    statement = bytearray(prefix)
-    for _, item in rows:
-        value = (item if type(item) is str else cur.mogrify(EVENT_VALUES, item)).encode(encoding)
-        if len(statement) > len(prefix):
-            if len(statement) + len(value) + 1 > MAX_STATEMENT:
-                cur.execute(statement)
-                statement = bytearray(prefix)
-            else:
-                statement += b","
-        statement += value
-    cur.execute(statement)
-
-
-def expand_sessions(transform: str, rows: Sequence[tuple[Any, bytes]], no_backslash: bool | None = None) -> list[tuple]:
+def expand_sessions(transform: str, rows: Sequence[tuple[Any, bytes]]) -> list[tuple]:
     """Behavior events of fetched ``(sessid, peh)`` rows, one outcome per row, in row order.
 
-    Each outcome is ``(sessid, rows, None, None)`` with the event rows as tuples in
-    :data:`EVENT_COLUMNS` order (or, when ``no_backslash`` is given, as the SQL literal of each
-    tuple, rendered for a connection with / without ``NO_BACKSLASH_ESCAPES``), or
-    ``(sessid, None, reason, detail)``. ``peh`` is read with
-    :func:`.fastblob.unpack_native_fast` (what ``datajoint.blob.unpack`` returns). Runs in the
-    transform workers (module level: pickled by name).
+    Each outcome is ``(sessid, lines, row count)`` with the rows as ``LOAD DATA`` lines
+    (:func:`.eventload.session_event_text`), or ``(sessid, None, (reason, detail))``. Runs in
+    the transform workers (module level: pickled by name).
     """
     module, _, name = transform.partition(":")
     expand = getattr(importlib.import_module(module), name)
-    quoted: dict[str, str] = {}
     out: list[tuple] = []
     for sessid, peh in rows:
         sessid = int(sessid)
         try:
-            result = expand(sessid, unpack_native_fast(peh))
+            text, info = session_event_text(expand, sessid, peh)
         except Exception as error:  # noqa: BLE001 - any failure quarantines the session
-            out.append((sessid, None, "event_error", f"{type(error).__name__}: {error}"))
-            continue
-        if result.rejected:
-            reason, detail = result.rejected
-            out.append((sessid, None, reason, detail))
-        else:
-            events = [tuple(r[c] for c in EVENT_COLUMNS) for r in result.rows]
-            if no_backslash is not None:
-                events = [_sql_row(row, quoted, no_backslash) for row in events]
-            out.append((sessid, events, None, None))
+            text, info = None, ("event_error", f"{type(error).__name__}: {error}")
+        out.append((sessid, text, info))
     return out
 
 
@@ -278,21 +218,22 @@ def events_batch(ctx: EngineContext, e: TableEntry, scope: Scope, batch: Batch) 
     sessions = _sessions(ctx, e, scope, batch)
     done = _range_ids(ctx, ctx.names.new(e), batch, scope)
     inserted = 0
-    sql = (f"INSERT INTO {ctx.names.new(e)} ({', '.join(EVENT_COLUMNS)}) "
-           f"VALUES ({', '.join(['%s'] * len(EVENT_COLUMNS))})")
+    table = ctx.names.new(e)
     pool = transform_pool(ctx)
-    no_backslash = bool(ctx.db.conn.server_status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES)
-    expand = functools.partial(expand_sessions, e.transform, no_backslash=no_backslash)
+    expand = functools.partial(expand_sessions, e.transform)
+    if ctx.event_loader is None:
+        ctx.event_loader = EventLoader()
 
     def write(pending) -> int:
         good: list[tuple] = []
         bad: list[tuple] = []
-        for sessid, events, reason, detail in pending.result():  # raises before anything is written
-            if events is None:
+        for sessid, text, info in pending.result():  # raises before anything is written
+            if text is None:
+                reason, detail = info
                 bad.append((e.name, {"sessid": sessid}, sessid, "new", reason, detail, 13, ctx.run_id))
             else:
-                good += [(sessid, event) for event in events]
-        return _write(ctx, e, sql, good, bad, "new", insert=_insert_rendered)
+                good.append((sessid, text, info))
+        return _write(ctx, e, table, good, bad, "new", insert=ctx.event_loader)
 
     running: deque = deque()
     for part in _chunks([s for s in sessions if s not in done], ctx.options.blob_batch_rows):

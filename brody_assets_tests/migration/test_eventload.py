@@ -1,0 +1,251 @@
+"""Behavior events as LOAD DATA lines: the direct ``dj0`` reader agrees with the reference
+expansion on every shape, and the bulk writer stores exactly those rows (real MariaDB)."""
+
+from __future__ import annotations
+
+import random
+
+import datajoint.blob as dj_blob
+import numpy as np
+import pymysql
+import pytest
+
+from brody_assets.demo.legacy import blobs as legacy_blobs
+from brody_assets.demo.legacy import mym
+from brody_assets.migration.engine.blobs import pack_native, transform_parsed_events
+from brody_assets.migration.engine.eventload import (
+    EVENT_COLUMNS,
+    EventLoader,
+    LoadMismatch,
+    _fast_text,
+    parse_lines,
+    rows_text,
+    session_event_text,
+)
+from brody_assets.migration.engine.events import (
+    EVENT_NAME_TOO_LONG,
+    EVENT_TIME_INVALID,
+    EVENTS_ODD_COUNT,
+    behavior_event_rows,
+)
+
+
+def reference(sessid: int, blob: bytes):
+    """What the reference path gives: lines and count, or the rejection."""
+    result = behavior_event_rows(sessid, dj_blob.unpack(blob))
+    if result.rejected:
+        return None, result.rejected
+    return rows_text(result.rows), len(result.rows)
+
+
+def generator_blob(seed: int, trials: int) -> bytes:
+    peh = legacy_blobs.peh_value(random.Random(seed), trials)
+    return transform_parsed_events([{"sessid": 1, "peh": mym.encode(peh)}]).good[0]["peh"]
+
+
+def nested() -> np.ndarray:
+    value = np.empty(2, dtype=object)
+    value[:] = [np.array([1.0]), np.array([2.0])]
+    return value
+
+
+# Sessions of every shape: (name, records, takes the direct reader)
+SHAPES = [
+    ("pairs in a (k, 2) array", [{"pokes__C": np.array([[1.0, 1.5], [2.0, 2.2], [3.0, 3.5]])}], True),
+    ("a (2, 3) array pairs row-major", [{"pokes__C": np.arange(6.0).reshape(2, 3)}], True),
+    ("(1, 2) and (2, 1)", [{"a__x": np.array([[1.0, 2.0]]), "b__y": np.array([[3.0], [4.0]])}], True),
+    ("empty arrays", [{"states__a": np.zeros((0, 2)), "pokes__L": np.array([1.0, 2.0])}], True),
+    ("NaN in and out", [{"states__a": np.array([[1.0, np.nan], [np.nan, 4.0]])}], True),
+    ("signed zero, tiny and huge times", [{"w__v": np.array([-0.0, 1e-300, 1e22, 123456789.123456789])}], True),
+    ("a column missing from a trial", [{"a__x": np.array([1.0, 2.0]), "b__y": np.array([1.0, 2.0])},
+                                       {"b__y": np.array([3.0, 4.0])}], True),
+    ("a column that is a string in one trial", [{"a__x": np.array([1.0, 2.0])}, {"a__x": "none"}], True),
+    ("strings and scalars beside arrays", [{"s__start": "state_0", "n": 3.0, "p__C": np.array([1.0, 2.0])}], True),
+    ("names with tabs, backslashes and accents", [{"tâb\tx__n\\a\nme": np.array([1.0, 2.0])}], True),
+    ("no double underscore", [{"licks": np.array([1.0, 2.0])}], True),
+    ("zero trials", [], True),
+    ("names exactly at the widths", [{"t" * 16 + "__" + "n" * 32: np.array([1.0, 2.0])}], True),
+    ("a single record (dict)", {"licks": np.array([1.0, 2.0])}, False),
+    ("an odd count", [{"pokes__C": np.array([1.0, 2.0, 3.0])}, {"pokes__C": np.array([4.0, 5.0, 6.0])}], False),
+    ("an infinite time", [{"pokes__C": np.array([1.0, np.inf])}], False),
+    ("an over-long name", [{"pokes__" + "n" * 33: np.array([1.0, 2.0])}], False),
+    ("nested arrays", [{"states__x": nested(), "pokes__C": np.array([1.0, 2.0])}], False),
+    ("an int array", [{"pokes__C": np.array([1, 2], dtype=np.int64)}], False),
+    ("a bool array", [{"pokes__C": np.array([True, False])}], False),
+    ("a float32 array", [{"pokes__C": np.array([1.5, 2.5], dtype=np.float32)}], False),
+    ("a 3-d array", [{"pokes__C": np.zeros((2, 2, 2))}], False),
+    ("not a list of records", [1.0, 2.0], False),
+]
+
+
+@pytest.mark.parametrize(("records", "direct"), [s[1:] for s in SHAPES], ids=[s[0] for s in SHAPES])
+def test_every_shape_gives_the_reference_rows_or_rejection(records, direct: bool) -> None:
+    blob = pack_native(records)
+
+    got = session_event_text(behavior_event_rows, 7, blob)
+
+    assert got == reference(7, blob)
+    assert (_fast_text(7, blob) is not None) is direct
+
+
+@pytest.mark.parametrize(
+    ("records", "reason"),
+    [
+        ([{"pokes__C": np.array([1.0, 2.0, 3.0])}], EVENTS_ODD_COUNT),
+        ([{"pokes__C": np.array([1.0, -np.inf])}], EVENT_TIME_INVALID),
+        ([{"pokes__" + "n" * 33: np.array([1.0, 2.0])}], EVENT_NAME_TOO_LONG),
+    ],
+)
+def test_rejections_are_the_reference_reasons(records, reason: str) -> None:
+    text, (got_reason, detail) = session_event_text(behavior_event_rows, 3, pack_native(records))
+
+    assert text is None and got_reason == reason and detail
+
+
+def test_generator_sessions_take_the_direct_reader_and_match_the_reference() -> None:
+    for seed in range(60):
+        blob = generator_blob(seed, trials=1 + seed % 12)
+        assert _fast_text(5, blob) is not None
+        assert session_event_text(behavior_event_rows, 5, blob) == reference(5, blob)
+
+
+def test_random_sessions_match_the_reference() -> None:
+    rng = np.random.default_rng(3)
+    columns = ["pokes__C", "pokes__L", "states__a", "waves__go", "licks", "x__" + "y" * 31]
+    for _ in range(300):
+        records = []
+        for _ in range(int(rng.integers(0, 6))):
+            record = {}
+            for column in columns:
+                kind = rng.integers(0, 10)
+                if kind < 6:
+                    rows = int(rng.integers(0, 4))
+                    value = rng.normal(size=(rows, 2)) if kind < 4 else rng.normal(size=2 * rows)
+                    if rng.random() < 0.1 and value.size:
+                        value.flat[int(rng.integers(0, value.size))] = rng.choice([np.nan, np.inf])
+                    record[column] = value
+                elif kind < 8:
+                    record[column] = rng.normal(size=int(rng.integers(1, 4)))  # maybe odd
+                elif kind == 8:
+                    record[column] = "text"
+            records.append(record)
+        blob = pack_native(records)
+        assert session_event_text(behavior_event_rows, 9, blob) == reference(9, blob)
+
+
+def test_corrupt_blobs_fall_back_to_the_reference_outcome() -> None:
+    blob = dj_blob.pack([{"pokes__C": np.array([1.0, 2.0])}], compress=False)
+    for cut in (len(blob) - 3, len(blob) // 2):
+        damaged = blob[:cut]
+        assert _fast_text(1, damaged) is None
+        with pytest.raises(Exception):  # noqa: B017, PT011 - whatever the reference raises, so does ours
+            dj_blob.unpack(damaged)
+        with pytest.raises(Exception):  # noqa: B017, PT011
+            session_event_text(behavior_event_rows, 1, damaged)
+
+
+def test_lines_parse_back_to_the_reference_tuples() -> None:
+    records = [{"tâb\tx__n\\a\nme": np.array([1.0, np.nan]), "p__C": np.array([-0.0, 1e-300])}]
+    expected = behavior_event_rows(4, records).rows
+    text, count = session_event_text(behavior_event_rows, 4, pack_native(records))
+
+    assert count == 2
+    assert parse_lines(text) == [tuple(row[c] for c in EVENT_COLUMNS) for row in expected]
+
+
+# --- the writer, on the real server -----------------------------------------------------------------
+
+TRICKY = [
+    {"pokes__C": np.array([[1.0, 1.5], [2.0, np.nan]]), "tâb\tx__n\\a\nme\r\0": np.array([-0.0, 1e-300])},
+    {"waves__\\N": np.array([1e22, 123456789.123456789]), "a__'q\"": np.array([np.nan, 5.0])},
+]
+
+
+@pytest.fixture
+def events_table(mariadb_server, unique_prefix):
+    conn = mariadb_server.admin_connect(local_infile=True, autocommit=False, sql_mode="STRICT_ALL_TABLES")
+    table = f"`{unique_prefix}ev`.`events`"
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{unique_prefix}ev`")
+        cur.execute(
+            f"CREATE TABLE {table} (sessid int NOT NULL, id_event int NOT NULL, trial int NOT NULL, "
+            "event_type varchar(16) NOT NULL, event_name varchar(32) NOT NULL, entry_num int NOT NULL, "
+            "in_time double, out_time double, PRIMARY KEY (sessid, id_event)) CHARSET utf8mb4"
+        )
+    conn.commit()
+    yield conn, table
+    conn.close()
+
+
+def _blocks(records_per_session: list) -> tuple[list[tuple], list[tuple]]:
+    blocks, expected = [], []
+    for sessid, records in enumerate(records_per_session, start=1):
+        text, count = session_event_text(behavior_event_rows, sessid, pack_native([records]))
+        blocks.append((sessid, text, count))
+        expected += [tuple(r[c] for c in EVENT_COLUMNS) for r in behavior_event_rows(sessid, [records]).rows]
+    return blocks, expected
+
+
+def _stored(conn, table: str) -> list[tuple]:
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT {', '.join(EVENT_COLUMNS)} FROM {table} ORDER BY sessid, id_event")
+        return [tuple(row) for row in cur.fetchall()]
+
+
+@pytest.mark.parametrize("local", [True, False], ids=["load-data", "insert-fallback"])
+def test_the_writer_stores_exactly_the_reference_rows(events_table, local: bool) -> None:
+    conn, table = events_table
+    blocks, expected = _blocks(TRICKY)
+    loader = EventLoader()
+    loader.local = local
+    with conn.cursor() as cur:
+        written = loader(cur, table, blocks)
+    conn.commit()
+
+    assert written == len(expected) == 5
+    assert _stored(conn, table) == expected  # (the server stores -0.0 as 0.0, equal in Python)
+
+
+def test_a_load_that_would_skip_rows_raises_and_leaves_nothing(events_table) -> None:
+    conn, table = events_table
+    blocks, _ = _blocks(TRICKY)
+    with conn.cursor() as cur:
+        cur.execute(f"INSERT INTO {table} VALUES (2, 1, 1, 'x', 'y', 1, 0, 0)")
+    conn.commit()
+
+    with pytest.raises(LoadMismatch, match=r"wrote 4 of 5 rows .*Duplicate entry '2-1'"), conn.cursor() as cur:
+        EventLoader()(cur, table, blocks)
+    conn.rollback()
+
+    assert _stored(conn, table) == [(2, 1, 1, "x", "y", 1, 0.0, 0.0)]
+
+
+def test_a_server_refusing_local_loads_gets_inserts(events_table, mariadb_server) -> None:
+    conn, table = events_table
+    blocks, expected = _blocks(TRICKY)
+    admin = mariadb_server.admin_connect()
+    try:
+        with admin.cursor() as cur:
+            cur.execute("SET GLOBAL local_infile = 0")
+        fresh = mariadb_server.admin_connect(local_infile=True, autocommit=False)
+        loader = EventLoader()
+        try:
+            with fresh.cursor() as cur:
+                assert loader(cur, table, blocks) == len(expected)
+            fresh.commit()
+        finally:
+            fresh.close()
+    finally:
+        with admin.cursor() as cur:
+            cur.execute("SET GLOBAL local_infile = 1")
+        admin.close()
+
+    assert loader.local is False
+    assert _stored(conn, table) == expected  # (the server stores -0.0 as 0.0, equal in Python)
+
+
+def test_strict_mode_server_errors_are_not_swallowed(events_table) -> None:
+    conn, table = events_table
+    loader = EventLoader()
+    with pytest.raises(pymysql.MySQLError), conn.cursor() as cur:
+        loader(cur, f"{table[:-1]}_missing`", [(1, "1\t1\t1\tp\tC\t1\t1.0\t2.0\n", 1)])
