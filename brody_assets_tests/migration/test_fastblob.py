@@ -801,3 +801,109 @@ def test_a_worker_crash_fails_the_run_without_a_partial_batch(engine_db, monkeyp
         and len(done) % 40 == 0
         and len(done) > sessids.index(crash) - 40
     )
+
+
+# --- legacy peh straight to the new blob (pehfast) ---------------------------------------------
+
+
+def _sub(names: list[str], values: list[bytes]) -> bytes:
+    return m_struct(names, [values])
+
+
+def _pairs(*rows: tuple[float, float]) -> bytes:
+    return m_array(np.array(rows, dtype=float).reshape(len(rows), 2), DOUBLE)
+
+
+def _peh_cases() -> dict[str, tuple[bytes, bool]]:
+    """Legacy peh blobs: name -> (blob, whether the direct transcoder takes it)."""
+    one = m_array(np.array([[0.5]]), DOUBLE)
+    row = m_array(np.array([[1.0, 2.0]]), DOUBLE)
+    col = m_array(np.array([[1.0], [2.0]]), DOUBLE)
+
+    def trial(t: float) -> list[bytes]:
+        return [
+            _sub(["cpoke", "hit"], [_pairs((t, t + 0.5)), m_array(np.zeros((0, 2)), DOUBLE)]),
+            _sub(["C", "L"], [_pairs((t, t + 0.1), (t + 1, t + 1.2)), row]),
+            m_char([f"state_{int(t)}"]),
+        ]
+
+    fields = ["states", "pokes", "note"]
+    cases = {
+        "three trials": (m_struct(fields, [trial(1.0), trial(2.0), trial(3.0)]), True),
+        "one trial": (m_struct(fields, [trial(1.0)]), True),
+        "zero trials": (m_struct(fields, [], (1, 0)), True),
+        "a column of trials (Nx1)": (m_struct(fields, [trial(1.0), trial(2.0)], (2, 1)), True),
+        "sub-key missing in a trial": (
+            m_struct(["states"], [[_sub(["a", "b"], [row, col])], [_sub(["b", "c"], [one, row])]]),
+            True,
+        ),
+        "scalars, vectors, empty and NaN": (
+            m_struct(["w"], [[_sub(["s", "r", "c", "e0", "e1", "nan"], [
+                one, row, col, m_array(np.zeros((1, 0)), DOUBLE), m_array(np.zeros((0, 0)), DOUBLE),
+                m_array(np.array([[np.nan, -0.0]]), DOUBLE)])]]),
+            True,
+        ),
+        "strings with NULs and empty": (m_struct(["a", "b"], [[m_char(["x\0y"]), m_char([])]]), True),
+        "plain double fields": (m_struct(["t", "v"], [[one, _pairs((1, 2))], [row, col]]), True),
+        "a sub-struct in some trials only": (m_struct(["s"], [[_sub(["a"], [one])], [one]]), False),
+        "clashing column names": (m_struct(["a__b", "a"], [[one, _sub(["b"], [one])]]), False),
+        "a char matrix": (m_struct(["s"], [[m_char(["ab", "cd"])]]), False),
+        "an int array": (m_struct(["s"], [[m_array(np.array([[1, 2]], "<i4"), 12)]]), False),
+        "a complex array": (
+            m_struct(["s"], [[m_array(np.array([[1.0, 2.0]]), DOUBLE, imag=np.array([[3.0, 4.0]]))]]),
+            False,
+        ),
+        "a nested sub-struct": (m_struct(["s"], [[_sub(["a"], [_sub(["b"], [one])])]]), False),
+        "a struct array in a trial": (
+            m_struct(["s"], [[m_struct(["a"], [[one], [one]])]]), False),
+        "a sub-struct without fields": (m_struct(["s"], [[m_struct([], [[]])]]), False),
+        "a cell": (m_struct(["s"], [[m_cell([one], (1, 1))]]), False),
+        "a struct without fields": (m_struct([], [[]]), False),
+        "not a struct": (row, False),
+        "a 3-d array": (m_struct(["s"], [[m_array(np.zeros((1, 2, 2)), DOUBLE)]]), False),
+    }
+    out = {}
+    for name, (value, direct) in cases.items():
+        out[name] = (blob(value), direct)
+        out[name + " (zlib)"] = (blob(value, compress=True), direct)
+    big = m_struct(fields, [trial(float(t)) for t in range(40)])  # > 1000 bytes: compressed
+    out["forty trials"] = (blob(big), True)
+    raw = blob(m_struct(fields, [trial(1.0)]))
+    out.update({
+        "truncated": (raw[:-5], False),
+        "trailing byte": (raw + b"\0", False),
+        "field length off": (raw.replace(U32(len(row)) + row, U32(len(row) + 1) + row), False),
+    })
+    return out
+
+
+PEH_CASES = _peh_cases()
+
+
+@pytest.mark.parametrize("name", sorted(PEH_CASES))
+def test_peh_transcoder_gives_the_reference_bytes_or_declines(name: str) -> None:
+    from brody_assets.migration.engine.pehfast import transcode_peh
+
+    data, direct = PEH_CASES[name]
+    row = [{"sessid": 1, "peh": data}]
+    expected = blobs._transform(row, "peh", blobs.peh_records)  # the path without the transcoder
+
+    assert blobs.transform_parsed_events(row) == expected
+    if direct:
+        assert transcode_peh(data) == expected.good[0]["peh"]
+    else:
+        with pytest.raises(Unsupported):
+            transcode_peh(data)
+
+
+def test_generator_sessions_take_the_peh_transcoder(small_blobs) -> None:
+    from brody_assets.migration.engine.pehfast import transcode_peh
+
+    taken = 0
+    for _, data in small_blobs["peh"]:
+        try:
+            transcode_peh(data)
+            taken += 1
+        except Unsupported:
+            pass
+    assert taken > 0.95 * len(small_blobs["peh"])

@@ -31,6 +31,7 @@ import numpy as np
 
 from .fastblob import Unsupported, pack_native_fast, read_legacy
 from .matlab import UnexpectedShapeError, matlab_to_python
+from .pehfast import transcode_peh
 
 BLOB_MISSING = "blob_missing"
 BLOB_UNDECODABLE = "blob_undecodable"
@@ -163,9 +164,16 @@ def _decode_to_python(data: Any) -> Any:
 
 
 def _transform(
-    rows: list[dict[str, Any]], column: str, build: Callable[[Any], Any]
+    rows: list[dict[str, Any]],
+    column: str,
+    build: Callable[[Any], Any],
+    direct: Callable[[bytes], bytes] | None = None,
 ) -> TransformResult:
-    """Decode ``column`` of every row, shape it with ``build`` and pack it; never raises per row."""
+    """Decode ``column`` of every row, shape it with ``build`` and pack it; never raises per row.
+
+    ``direct(data)``, when given, returns the same packed bytes straight from the legacy bytes
+    or raises :class:`.fastblob.Unsupported` (then the row takes the path above).
+    """
     result = TransformResult()
     for row in rows:
         sessid = row["sessid"]
@@ -175,6 +183,12 @@ def _transform(
                 Rejection(sessid, BLOB_MISSING, f"{column} is NULL or the legacy row is absent")
             )
             continue
+        if direct is not None:
+            try:
+                result.good.append({"sessid": sessid, column: direct(data)})
+                continue
+            except Unsupported:
+                pass
         try:
             value = build(_decode_to_python(data))
             packed = pack_native_fast(value)  # the bytes pack_native writes
@@ -253,4 +267,4 @@ def transform_parsed_events(rows: list[dict[str, Any]]) -> TransformResult:
     per-trial dicts keyed by flattened ``<field>__<subkey>`` names (see :func:`peh_records`).
     ``peh`` None (or the key absent: no ``parsed_events`` row) -> ``blob_missing``.
     """
-    return _transform(rows, "peh", peh_records)
+    return _transform(rows, "peh", peh_records, direct=transcode_peh)
