@@ -77,6 +77,19 @@ def _time_text(value: float) -> str | None:
 # --- the direct reader --------------------------------------------------------------------------
 
 
+_DOUBLES: dict[int, Any] = {}
+
+
+def _doubles(n: int):
+    """``struct.Struct(f"<{n}d").unpack_from``, made once per size."""
+    unpack = _DOUBLES.get(n)
+    if unpack is None:
+        unpack = struct.Struct(f"<{n}d").unpack_from
+        if len(_DOUBLES) < 256:
+            _DOUBLES[n] = unpack
+    return unpack
+
+
 def _read_columns(buf: bytes) -> tuple[int, dict[str, Any]] | None:
     """Trials and, per column in order of first appearance, the row-major values of each trial
     (``None`` for a column some trial lacks or holds as a non-array); ``None`` for anything
@@ -123,7 +136,7 @@ def _read_columns(buf: bytes) -> tuple[int, dict[str, Any]] | None:
                 n = rows * cols
                 if cls != _FLOAT64_CLASS or complex_ or n % 2 or q + 8 + 8 * n != stop:
                     return None
-                values = struct.unpack_from(f"<{n}d", buf, q + 8)
+                values = _doubles(n)(buf, q + 8)
                 if rows > 1 and cols > 1:  # stored column-major; events pair row-major values
                     values = [values[j * rows + i] for i in range(rows) for j in range(cols)]
             column = columns.get(key, _MISSING)
@@ -166,9 +179,13 @@ def _fast_text(sessid: int, blob: Any) -> tuple[str, int] | None:
         middle = f"\t{event_type.translate(_TSV_ESCAPES)}\t{event_name.translate(_TSV_ESCAPES)}\t"
         for trial, values in enumerate(trials, start=1):
             for k in range(0, len(values), 2):
-                in_text, out_text = _time_text(values[k]), _time_text(values[k + 1])
-                if in_text is None or out_text is None:
-                    return None
+                in_time, out_time = values[k], values[k + 1]
+                if -_INF < in_time < _INF and -_INF < out_time < _INF:
+                    in_text, out_text = repr(in_time), repr(out_time)
+                else:
+                    in_text, out_text = _time_text(in_time), _time_text(out_time)
+                    if in_text is None or out_text is None:
+                        return None
                 number += 1
                 append(f"{sessid}\t{number}\t{trial}{middle}{k // 2 + 1}\t{in_text}\t{out_text}\n")
     return "".join(lines), number
