@@ -151,6 +151,18 @@ def per_session(srv, sample: int) -> dict[str, float]:
     fast_packed, ms["fast_pack"] = clock(fastblob.pack_dj0, records)
     _, ms["fast_unpack"] = clock(fastblob.unpack_dj0, packed)
     assert fast_packed == packed, "fast packer differs from DataJoint's"
+    from brody_assets.migration.engine.eventload import rows_text, session_event_text
+    from brody_assets.migration.engine.pehfast import transcode_peh
+
+    direct, ms["direct_transcode"] = clock(transcode_peh, good)
+    assert direct == packed, "direct transcoder differs from DataJoint's bytes"
+    ref_lines, ms["ref_event_lines"] = clock(
+        lambda b: rows_text(behavior_event_rows(1, dj_blob.unpack(b)).rows), packed
+    )
+    direct_lines, ms["direct_event_lines"] = clock(
+        lambda b: session_event_text(behavior_event_rows, 1, b)[0], packed
+    )
+    assert direct_lines == ref_lines, "direct event reader differs from the reference"
     ms["new_bytes"] = sum(map(len, packed)) / len(packed)
     return ms
 
@@ -221,8 +233,18 @@ def main() -> None:
             f"| events: unpack new peh | {ms['ref_unpack']:.3f} | {ms['fast_unpack']:.3f} |",
             f"| events: expand (§3.7, unchanged) | {ms['expand']:.3f} | {ms['expand']:.3f} |",
             "",
+            "Direct paths (bytes to bytes, no Python values; the migration uses these and falls back "
+            "to the paths above for other shapes), ms per session:",
+            "",
+            "| step | DataJoint path | direct path |",
+            "|---|---|---|",
+            f"| legacy mYm -> new dj0 blob (`pehfast`) | {ref_convert:.3f} | {ms['direct_transcode']:.3f} "
+            f"({ref_convert / ms['direct_transcode']:.0f}x) |",
+            f"| new blob -> behavior-event `LOAD DATA` lines (`eventload`) | {ms['ref_event_lines']:.3f} | "
+            f"{ms['direct_event_lines']:.3f} ({ms['ref_event_lines'] / ms['direct_event_lines']:.0f}x) |",
+            "",
             "Full migration of the three blob tables (`migrate(full_backfill=True)`, fresh process), "
-            "seconds (shadow + new):",
+            "seconds (shadow + new); `reference` is the checkout given with `--reference`:",
             "",
             "| code | workers | protocol_data | parsed_events | behavior_event | total | same rows |",
             "|---|---|---|---|---|---|---|",
@@ -240,7 +262,7 @@ def main() -> None:
             t = result["tables"]
             cells = [sum(t[name][:2]) for name in BLOB_TABLES]
             row = (
-                f"| {label} | {workers or 1} | "
+                f"| {label} | {workers or f'default ({os.cpu_count() or 1})'} | "
                 + " | ".join(f"{c:.1f}" for c in cells)
                 + f" | {result['total']:.1f} | {'yes' if digest == digests['first'] else 'NO'} |"
             )
