@@ -907,3 +907,53 @@ def test_generator_sessions_take_the_peh_transcoder(small_blobs) -> None:
         except Unsupported:
             pass
     assert taken > 0.95 * len(small_blobs["peh"])
+
+
+# --- a behavior-event load the server refuses: bisected down to the session, quarantined ------------
+
+
+def test_a_session_whose_events_fail_to_load_is_quarantined_and_the_rest_migrate(
+    engine_db, monkeypatch
+) -> None:
+    from brody_assets.migration.engine import migrate, pystage
+    from brody_assets.migration.registry import entry
+    from brody_assets.migration.schemas.naming import TABLE_NAMES
+
+    conn, settings = engine_db["conn"], engine_db["settings"]
+    _reset_blob_tables(conn, settings)
+    options = engine_db["options"](transform_workers=1, blob_batch_rows=40)
+    migrate(settings, options, tables=BLOB_TABLES[:2])
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT sessid FROM `{settings.new_prefix}acquisition`.parsed_events ORDER BY sessid")
+        sessions = [r[0] for r in cur.fetchall()]
+    bad = sessions[len(sessions) // 3]
+    real = pystage.session_event_text
+
+    def with_a_bad_row(transform, sessid, blob):
+        text, info = real(transform, sessid, blob)
+        if sessid == bad and text is not None:  # a value the table cannot hold, as no rule foresaw
+            text += f"{sessid}\t{info + 1}\t1\tpokes\t{'x' * 40}\t1\t1.0\t2.0\n"
+            info += 1
+        return text, info
+
+    monkeypatch.setattr(pystage, "session_event_text", with_a_bad_row)
+    result = migrate(settings, options, tables=[BLOB_TABLES[2]])[0]
+
+    events = f"`{settings.new_prefix}acquisition`.`{TABLE_NAMES[('new', 'acquisition', entry(BLOB_TABLES[2]).new_class)]}`"
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT DISTINCT sessid FROM {events}")
+        with_events = {r[0] for r in cur.fetchall()}
+        cur.execute(
+            f"SELECT key_int, stage, reason, detail FROM `{settings.new_prefix}migration`.quarantine "
+            "WHERE table_name = %s",
+            (BLOB_TABLES[2],),
+        )
+        ledger = {r[0]: r[1:] for r in cur.fetchall()}
+    assert bad not in with_events
+    stage, reason, detail = ledger[bad]
+    assert (stage, reason) == ("new", "insert_error")
+    assert "LOAD DATA wrote" in detail and "event_name" in detail
+    # every other session either has its events or a reason of its own (the generator's defects)
+    assert set(sessions) - {bad} == with_events | (set(ledger) - {bad})
+    assert reason not in {v[1] for k, v in ledger.items() if k != bad}
+    assert result.new.invariant.holds
