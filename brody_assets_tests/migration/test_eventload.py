@@ -249,3 +249,56 @@ def test_strict_mode_server_errors_are_not_swallowed(events_table) -> None:
     loader = EventLoader()
     with pytest.raises(pymysql.MySQLError), conn.cursor() as cur:
         loader(cur, f"{table[:-1]}_missing`", [(1, "1\t1\t1\tp\tC\t1\t1.0\t2.0\n", 1)])
+
+
+@pytest.fixture
+def events_with_parent(mariadb_server, unique_prefix):
+    conn = mariadb_server.admin_connect(local_infile=True, autocommit=False, sql_mode="STRICT_ALL_TABLES")
+    schema = f"`{unique_prefix}evp`"
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {schema}")
+        cur.execute(f"CREATE TABLE {schema}.parsed (sessid int PRIMARY KEY)")
+        cur.execute(f"INSERT INTO {schema}.parsed VALUES (1), (2)")
+        cur.execute(
+            f"CREATE TABLE {schema}.events (sessid int NOT NULL, id_event int NOT NULL, trial int NOT NULL, "
+            "event_type varchar(16) NOT NULL, event_name varchar(32) NOT NULL, entry_num int NOT NULL, "
+            "in_time double, out_time double, PRIMARY KEY (sessid, id_event), "
+            f"FOREIGN KEY (sessid) REFERENCES {schema}.parsed (sessid)) CHARSET utf8mb4"
+        )
+    conn.commit()
+    yield conn, f"{schema}.events", f"{schema}.parsed"
+    conn.close()
+
+
+def _checks_on(conn) -> bool:
+    with conn.cursor() as cur:
+        cur.execute("SELECT @@SESSION.foreign_key_checks")
+        return cur.fetchone()[0] == 1
+
+
+def test_with_the_parent_locked_the_rows_load_and_the_checks_come_back_on(events_with_parent) -> None:
+    conn, table, parent = events_with_parent
+    blocks, expected = _blocks(TRICKY)
+
+    with conn.cursor() as cur:
+        assert EventLoader(parent=parent)(cur, table, blocks) == len(expected)
+    conn.commit()
+
+    assert _stored(conn, table) == expected
+    assert _checks_on(conn)
+
+
+def test_a_session_without_its_parent_is_refused_as_the_foreign_key_would(events_with_parent) -> None:
+    conn, table, parent = events_with_parent
+    blocks, _ = _blocks(TRICKY + [{"pokes__C": np.array([1.0, 2.0])}])  # sessid 3 has no parent
+
+    with pytest.raises(pymysql.err.IntegrityError, match=r"has no sessid 3"), conn.cursor() as cur:
+        EventLoader(parent=parent)(cur, table, blocks)
+    conn.rollback()
+
+    assert _stored(conn, table) == []
+    assert _checks_on(conn)
+    # and without the lock-and-check, the foreign key itself refuses the same rows
+    with pytest.raises(LoadMismatch, match="foreign key constraint fails"), conn.cursor() as cur:
+        EventLoader()(cur, table, blocks)
+    conn.rollback()

@@ -222,7 +222,7 @@ def events_batch(ctx: EngineContext, e: TableEntry, scope: Scope, batch: Batch) 
     pool = transform_pool(ctx)
     expand = functools.partial(expand_sessions, e.transform)
     if ctx.event_loader is None:
-        ctx.event_loader = EventLoader()
+        ctx.event_loader = EventLoader(parent=parsed)
 
     def write(pending) -> int:
         good: list[tuple] = []
