@@ -70,6 +70,37 @@ def bootstrap_both(new_server: MariaDBServer, legacy_server: MariaDBServer, sett
             bootstrap(admin, settings)
 
 
+def settle(srv: MariaDBServer, timeout_s: float = 120.0) -> float:
+    """Let the server finish the background work of earlier steps before a timed one: flush
+    InnoDB's dirty pages (flushing as fast as it can meanwhile) and wait for purge. Returns the
+    seconds it took (not part of any figure)."""
+    started = time.perf_counter()
+
+    def status(cursor, name: str) -> int:
+        cursor.execute("SHOW GLOBAL STATUS LIKE %s", (name,))
+        row = cursor.fetchone()
+        return int(row[1]) if row else 0
+
+    with srv.admin_connect() as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT @@innodb_max_dirty_pages_pct, @@innodb_io_capacity, @@innodb_io_capacity_max")
+        pct, capacity, capacity_max = cursor.fetchone()
+        cursor.execute("SET GLOBAL innodb_io_capacity_max = 100000")
+        cursor.execute("SET GLOBAL innodb_io_capacity = 100000")
+        cursor.execute("SET GLOBAL innodb_max_dirty_pages_pct = 0")
+        try:
+            while time.perf_counter() - started < timeout_s:
+                dirty = status(cursor, "Innodb_buffer_pool_pages_dirty")
+                history = status(cursor, "Innodb_history_list_length")
+                if dirty < 64 and history < 1000:
+                    break
+                time.sleep(0.5)
+        finally:
+            cursor.execute(f"SET GLOBAL innodb_max_dirty_pages_pct = {float(pct)}")
+            cursor.execute(f"SET GLOBAL innodb_io_capacity = {int(capacity)}")
+            cursor.execute(f"SET GLOBAL innodb_io_capacity_max = {int(capacity_max)}")
+    return time.perf_counter() - started
+
+
 @contextmanager
 def timed(label: str, store: dict[str, float]):
     started = time.perf_counter()

@@ -12,6 +12,9 @@ Each figure is a ratio measured in this one run, on this machine:
 
     .venv/bin/python benchmarks/migration.py [--scale lab] [--skip-streamed]
 
+Before each timed step the server is let finish the background work of the previous one
+(dirty pages flushed, purge done: ``benchmarks.common.settle``), so no step pays for another.
+
 Writes the results to benchmarks/RESULTS.md ("Migration").
 """
 
@@ -36,6 +39,7 @@ from benchmarks.common import (  # noqa: E402
     record,
     server,
     settings_for,
+    settle,
     timed,
 )
 from brody_assets.legacy.catalog import LEGACY_TABLES  # noqa: E402
@@ -138,11 +142,14 @@ def main() -> None:
     bootstrap_both(srv, srv, settings)
     declare_tables(settings)
 
+    settle(srv)
     with timed("(a') one plain copy of every legacy row", t):
         legacy_floor_rows = floor_copy(srv, PREFIX)
+    settle(srv)
     with timed("(a) full migration (server-side)", t):
         results = run_engine(settings, full=True)
     per_table = {r.table: round(r.shadow.seconds + r.new.seconds, 2) for r in results}
+    settle(srv)
     floor_per_table, floor_rows = floor_same_rows(srv, PREFIX, settings)
     print(f"  (a) floor: INSERT … SELECT of the {floor_rows:,} rows written: "
           f"{sum(floor_per_table.values()):.2f} s", flush=True)
@@ -165,6 +172,7 @@ def main() -> None:
     from benchmarks.old_pipeline import run_old_water
 
     logging.getLogger("datajoint").setLevel(logging.CRITICAL)  # the old approach logs every failed row
+    settle(srv)
     with timed(f"(b) old pipeline approach, {args.old_rows} water rows", t):
         old_counts = run_old_water(conn, f"{PREFIX}ratinfo", PREFIX, first, first + args.old_rows - 1)
     old_per_row = t[f"(b) old pipeline approach, {args.old_rows} water rows"] / args.old_rows
@@ -177,6 +185,7 @@ def main() -> None:
     from brody_assets.migration.engine import migrate
     from brody_assets.migration.registry import MigrationOptions
 
+    settle(srv)
     with timed("(c) incremental run after append", t):
         inc = migrate(settings, MigrationOptions(today=dt.date.fromisoformat(appended["last_date"])))
     inc_inserted = sum(r.new.inserted for r in inc)
@@ -193,6 +202,8 @@ def main() -> None:
         drop_prefix(srv, f"{PREFIX}new_")
         drop_prefix(srv, f"{PREFIX}shadow_")
         declare_tables(settings2)
+        settle(srv)
+        settle(legacy_srv)
         with timed("(d) full migration, streamed from the second server", t):
             streamed = run_engine(settings2, full=True)
         legacy_srv.stop()
@@ -219,7 +230,8 @@ def main() -> None:
     lines = [
         f"Run {dt.datetime.now():%Y-%m-%d %H:%M}, {machine()}, scale `{args.scale}` "
         f"({legacy_rows:,} legacy rows; {migrated_rows:,} migrated in the full run, {floor_rows:,} rows written "
-        "to shadow, new and behavior-event tables).",
+        "to shadow, new and behavior-event tables). Before each timed step the server finished the previous "
+        "step's background work (`settle`: dirty pages flushed, purge done).",
         "",
         "| figure | measured | ratio | target |",
         "|---|---|---|---|",
