@@ -2,8 +2,9 @@
 computed behavior events.
 
 Blobs are streamed from the legacy server in bounded batches (``blob_batch_rows`` sessions),
-transformed in Python, and written with ``executemany`` — good rows to the shadow (or, for
-behavior events, to the new table) and rejections to the ledger in the same transaction. The
+transformed in Python, and written — good rows to the shadow with ``executemany`` (behavior
+events to the new table with ``LOAD DATA``, :mod:`.eventload`) and rejections to the ledger in
+the same transaction. The
 shadow -> new copy of the blob tables is the set-based SQL of :mod:`.sqlstage`. Counts for the
 invariant are made from key sets, so the same code serves the server-side and streamed paths.
 
