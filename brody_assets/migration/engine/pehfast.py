@@ -74,7 +74,7 @@ def _array_item(buf: bytes, p: int) -> tuple[bytes, int]:
     raise Unsupported(f"array class {cls}")
 
 
-def _names(buf: bytes, p: int, count: int) -> tuple[list[str], int]:
+def _parse_names(buf: bytes, p: int, count: int) -> tuple[list[str], int]:
     names = []
     for _ in range(count):
         stop = buf.find(b"\0", p)
@@ -87,22 +87,53 @@ def _names(buf: bytes, p: int, count: int) -> tuple[list[str], int]:
     return names, p
 
 
-def _sub_struct(buf: bytes, p: int) -> tuple[_Sub, int]:
+class _Names:
+    """Struct field names, remembered by their raw block: every trial repeats the same ones."""
+
+    def __init__(self) -> None:
+        self.known: dict[int, list[tuple[bytes, list[str]]]] = {}
+
+    def read(self, buf: bytes, p: int, count: int) -> tuple[list[str], int]:
+        for block, names in self.known.get(count, ()):
+            if buf.startswith(block, p):  # exactly ``count`` NUL-terminated names
+                return names, p + len(block)
+        names, end = _parse_names(buf, p, count)
+        self.known.setdefault(count, []).append((buf[p:end], names))
+        return names, end
+
+
+_A_HEAD = struct.Struct("<IBIIIII").unpack_from  # field length, 'A', ndims, rows, cols, class, complex
+
+
+def _sub_struct(buf: bytes, p: int, names_of: _Names) -> tuple[_Sub, int]:
     """A 1x1 ``S`` value at ``p`` (after the type byte) whose fields are arrays."""
     if _u32(buf, p)[0] != 2:
         raise Unsupported("struct dimensions other than 2")
     rows, cols, n_fields = _u32x3(buf, p + 4)
     if rows * cols != 1 or not n_fields:
         raise Unsupported("sub-struct that is not 1x1 with fields")
-    names, p = _names(buf, p + 16, n_fields)
+    names, p = names_of.read(buf, p + 16, n_fields)
     sub = _Sub()
+    size = len(buf)
     for name in names:
-        length = _u32(buf, p)[0]
-        p += 4
-        if buf[p] != 0x41:
+        length, code, ndims, rows, cols, cls, cplx = _A_HEAD(buf, p)
+        if code != 0x41:
             raise Unsupported("sub-struct field that is not an array")
-        item, stop = _array_item(buf, p + 1)
-        if stop - p != length:
+        n = rows * cols
+        if cls == _DOUBLE and ndims == 2 and not cplx and n != 1:  # the common case, inline
+            start = p + 25
+            end = start + 8 * n
+            if end > size or end - p - 4 != length:
+                raise Unsupported("struct field length mismatch")
+            data = buf[start:end]
+            if rows == 1 or cols == 1:
+                sub[name] = _hdr1(8 * n + 25, 0x41, 1, n, _DOUBLE, 0) + data
+            else:
+                sub[name] = _hdr2(8 * n + 33, 0x41, 2, rows, cols, _DOUBLE, 0) + data
+            p = end
+            continue
+        item, stop = _array_item(buf, p + 5)
+        if stop - p - 4 != length:
             raise Unsupported("struct field length mismatch")
         sub[name] = item
         p = stop
@@ -116,10 +147,11 @@ def _trials(buf: bytes) -> tuple[list[str], list[list]]:
     rows, cols, n_fields = _u32x3(buf, p + 5)
     if not n_fields:
         raise Unsupported("struct without fields")
-    names, p = _names(buf, p + 17, n_fields)
+    names, p = _parse_names(buf, p + 17, n_fields)
     n = rows * cols
     if n * n_fields * 4 > len(buf) - p:
         raise Unsupported("struct elements past the end")
+    names_of = _Names()
     trials = []
     for _ in range(n):
         values = []
@@ -127,10 +159,10 @@ def _trials(buf: bytes) -> tuple[list[str], list[list]]:
             length = _u32(buf, p)[0]
             p += 4
             code = buf[p]
-            if code == 0x41:
+            if code == 0x53:
+                value, stop = _sub_struct(buf, p + 1, names_of)
+            elif code == 0x41:
                 value, stop = _array_item(buf, p + 1)
-            elif code == 0x53:
-                value, stop = _sub_struct(buf, p + 1)
             else:
                 raise Unsupported(f"mYm type code {code!r}")
             if stop - p != length:
