@@ -30,7 +30,7 @@ from typing import Any
 import pymysql
 
 from .events import EVENT_NAME_MAX, EVENT_TYPE_MAX, behavior_event_rows
-from .fastblob import _DJ0, Unsupported, _u32x2, _u64, _u64x2, _unwrap, unpack_native_fast
+from .fastblob import _DJ0, Unsupported, _u64, _unwrap, unpack_native_fast
 
 EVENT_COLUMNS = ("sessid", "id_event", "trial", "event_type", "event_name", "entry_num", "in_time", "out_time")
 _FLOAT64_CLASS = 6  # the dj0 class id of float64 arrays
@@ -78,6 +78,10 @@ def _time_text(value: float) -> str | None:
 
 
 _DOUBLES: dict[int, Any] = {}
+_KEY = struct.Struct("<QBQ").unpack_from  # item length, 0x05 (str), string length
+_VALUE = struct.Struct("<QBQ").unpack_from  # item length, type code, (arrays) ndim
+_SHAPE1 = struct.Struct("<QII").unpack_from  # n, class, complex
+_SHAPE2 = struct.Struct("<QQII").unpack_from  # rows, cols, class, complex
 
 
 def _doubles(n: int):
@@ -109,36 +113,38 @@ def _read_columns(buf: bytes) -> tuple[int, dict[str, Any]] | None:
         p += 9
         seen = set()
         for _ in range(keys):
-            key_length = _u64(buf, p)[0]
-            p += 8
-            if buf[p] != 0x05:
+            key_length, code, size = _KEY(buf, p)
+            if code != 0x05 or key_length != 9 + size:
                 return None
-            size = _u64(buf, p + 1)[0]
-            if key_length != 9 + size:
-                return None
-            key = buf[p + 9 : p + 9 + size].decode()
-            p += key_length
+            key = buf[p + 17 : p + 17 + size].decode()
+            p += 8 + key_length
             if key in seen:
                 return None
             seen.add(key)
-            stop = p + 8 + _u64(buf, p)[0]
-            p += 8
+            length, code, ndim = _VALUE(buf, p)
+            stop = p + 8 + length
             values = None
-            if buf[p] == 0x41:  # an array
-                ndim = _u64(buf, p + 1)[0]
+            if code == 0x41:  # an array
                 if ndim == 1:
-                    rows, cols, q = _u64(buf, p + 9)[0], 1, p + 17
+                    rows, cls, complex_ = _SHAPE1(buf, p + 17)
+                    cols, q = 1, p + 33
                 elif ndim == 2:
-                    (rows, cols), q = _u64x2(buf, p + 9), p + 25
+                    rows, cols, cls, complex_ = _SHAPE2(buf, p + 17)
+                    q = p + 41
                 else:
                     return None
-                cls, complex_ = _u32x2(buf, q)
                 n = rows * cols
-                if cls != _FLOAT64_CLASS or complex_ or n % 2 or q + 8 + 8 * n != stop:
+                if cls != _FLOAT64_CLASS or complex_ or n % 2 or q + 8 * n != stop:
                     return None
-                values = _doubles(n)(buf, q + 8)
+                values = _doubles(n)(buf, q)
                 if rows > 1 and cols > 1:  # stored column-major; events pair row-major values
-                    values = [values[j * rows + i] for i in range(rows) for j in range(cols)]
+                    if cols == 2:
+                        flat = [0.0] * n
+                        flat[0::2] = values[:rows]
+                        flat[1::2] = values[rows:]
+                        values = flat
+                    else:
+                        values = [values[j * rows + i] for i in range(rows) for j in range(cols)]
             column = columns.get(key, _MISSING)
             if column is _MISSING:
                 columns[key] = [values] if values is not None and trial == 0 else None
