@@ -72,3 +72,139 @@ def test_two_overlapping_runs_leave_no_duplicates(target):
     assert snapshot(conn, settings) == target["reference"]
     keys = [(r["table_name"], r["legacy_key"]) for r in ledger_rows(conn, settings)]
     assert len(keys) == len(set(keys))
+
+
+# --- retried: a lost connection, a lock-wait timeout, a deadlock ---------------------------------
+
+
+def _run_in_process(settings) -> None:
+    from brody_assets.migration.engine import migrate
+
+    from .engine_support import options_from_json
+
+    results = migrate(settings, options_from_json(SLOW), tables=TABLES.split(","))
+    assert all(r.new.invariant.holds for r in results)
+
+
+def _on_first_batch_of(table: str, action):
+    """A stand-in for ``sqlstage.shadow_batch`` that runs ``action(ctx)`` once, before the first
+    shadow batch of ``table``, then the real batch; ``done`` gets the action's result and the
+    server thread id of the pipeline's connection after the batch."""
+    from brody_assets.migration.engine import sqlstage
+
+    real, done = sqlstage.shadow_batch, []
+
+    def batch(ctx, e, scope, b):
+        if e.name != table or done:
+            return real(ctx, e, scope, b)
+        done.append(action(ctx))
+        result = real(ctx, e, scope, b)
+        done.append(ctx.db.conn.thread_id())
+        return result
+
+    return batch, done
+
+
+def test_a_connection_lost_mid_run_is_retried_and_the_run_completes(target, mariadb_server, monkeypatch, caplog):
+    from brody_assets.migration.engine import sqlstage
+
+    conn, settings = target["conn"], target["settings"]
+    reset_targets(conn, settings)
+
+    def kill(ctx) -> int:
+        thread_id = ctx.db.conn.thread_id()
+        with mariadb_server.admin_connect() as admin, admin.cursor() as cur:
+            cur.execute(f"KILL CONNECTION {int(thread_id)}")  # the server drops the pipeline's session
+        return thread_id
+
+    batch, done = _on_first_batch_of("action.water", kill)
+    monkeypatch.setattr(sqlstage, "shadow_batch", batch)
+    caplog.set_level("WARNING", logger="brody_assets.migration.engine.db")
+
+    _run_in_process(settings)
+
+    killed_id, after = done
+    assert after != killed_id  # the batch ran on a new connection
+    assert any("retrying after" in r.getMessage() for r in caplog.records)
+    assert snapshot(conn, settings) == target["reference"]
+
+
+def test_a_lock_wait_timeout_is_retried_and_the_run_completes(target, mariadb_server, monkeypatch, caplog):
+    import threading
+
+    from brody_assets.migration.engine import sqlstage
+
+    conn, settings = target["conn"], target["settings"]
+    reset_targets(conn, settings)
+    blocker = mariadb_server.admin_connect(autocommit=False)
+    shadow = f"`{settings.shadow_prefix}action`.`__water`"
+
+    def hold_the_table(ctx) -> None:
+        with blocker.cursor() as cur:  # a gap lock over the whole (empty) shadow table
+            cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cur.execute("BEGIN")
+            cur.execute(f"SELECT * FROM {shadow} FOR UPDATE")
+        threading.Timer(2.5, blocker.commit).start()  # released after two timeouts of the batch
+
+    with conn.cursor() as cur:
+        cur.execute("SELECT @@GLOBAL.innodb_lock_wait_timeout")
+        (saved,) = cur.fetchone()
+        cur.execute("SET GLOBAL innodb_lock_wait_timeout = 1")
+    try:
+        batch, done = _on_first_batch_of("action.water", hold_the_table)
+        monkeypatch.setattr(sqlstage, "shadow_batch", batch)
+        caplog.set_level("WARNING", logger="brody_assets.migration.engine.db")
+        _run_in_process(settings)
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"SET GLOBAL innodb_lock_wait_timeout = {int(saved)}")
+        blocker.close()
+
+    assert done
+    assert any("1205" in r.getMessage() for r in caplog.records)
+    assert snapshot(conn, settings) == target["reference"]
+
+
+def test_a_deadlock_victim_transaction_is_retried_whole(target, mariadb_server):
+    import threading
+
+    from brody_assets.migration.engine.db import Db
+
+    settings = target["settings"]
+    table = f"`{settings.new_prefix}deadlock`.`t`"
+    with mariadb_server.admin_connect() as admin, admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE IF NOT EXISTS `{settings.new_prefix}deadlock`")
+        cur.execute(f"CREATE OR REPLACE TABLE {table} (id INT PRIMARY KEY, v INT NOT NULL)")
+        cur.execute(f"INSERT INTO {table} SELECT seq, 0 FROM `{settings.new_prefix}deadlock`.seq_1_to_50")
+    other = mariadb_server.admin_connect(autocommit=False)
+    with other.cursor() as cur:  # the heavier transaction: it holds row 1 and 48 more
+        cur.execute("BEGIN")
+        cur.execute(f"UPDATE {table} SET v = v + 100 WHERE id = 1 OR id >= 3")
+    db = Db(settings.database)
+    attempts: list[int] = []
+    waiting: list[threading.Thread] = []
+
+    def other_wants_row_2() -> None:
+        with other.cursor() as cur:
+            cur.execute(f"UPDATE {table} SET v = v + 100 WHERE id = 2")
+        other.commit()
+
+    def work(cur) -> int:
+        attempts.append(1)
+        cur.execute(f"UPDATE {table} SET v = v + 1 WHERE id = 2")
+        if len(attempts) == 1:
+            waiting.append(threading.Thread(target=other_wants_row_2))
+            waiting[0].start()
+            time.sleep(0.5)  # the other transaction now waits for row 2
+        cur.execute(f"UPDATE {table} SET v = v + 10 WHERE id = 1")  # a cycle: we are the lighter one
+        return len(attempts)
+
+    try:
+        assert db.transaction(work) == 2  # rolled back as the deadlock victim, then run again whole
+        waiting[0].join(timeout=10)
+        with mariadb_server.admin_connect() as admin, admin.cursor() as cur:
+            cur.execute(f"SELECT id, v FROM {table} WHERE id IN (1, 2, 3) ORDER BY id")
+            assert cur.fetchall() == ((1, 110), (2, 101), (3, 100))
+    finally:
+        db.close()
+        other.close()
