@@ -208,3 +208,40 @@ def test_a_deadlock_victim_transaction_is_retried_whole(target, mariadb_server):
     finally:
         db.close()
         other.close()
+
+
+def test_a_row_the_server_refuses_is_bisected_out_and_quarantined(target, monkeypatch):
+    import dataclasses
+
+    from brody_assets.migration import entries as registry_entries
+
+    conn, settings = target["conn"], target["settings"]
+    new_water = f"`{settings.new_prefix}action`.`water`"
+    reset_targets(conn, settings)
+    _run_in_process(settings)
+    with conn.cursor() as cur:  # a clean row: it migrates when nothing is wrong
+        cur.execute(f"SELECT water_id FROM {new_water} ORDER BY water_id LIMIT 1 OFFSET 150")
+        (bad,) = cur.fetchone()
+        cur.execute(f"SELECT COUNT(*) FROM {new_water}")
+        (clean_count,) = cur.fetchone()
+    water = next(e for e in registry_entries.ENTRIES if e.name == "action.water")
+    broken = dataclasses.replace(  # a value no reject rule foresees and the column cannot hold
+        water, columns={**water.columns, "ratname": f"IF(l.`watering` = {bad}, REPEAT('x', 300), l.`rat`)"}
+    )
+    monkeypatch.setattr(registry_entries, "ENTRIES", tuple(broken if e is water else e for e in registry_entries.ENTRIES))
+    reset_targets(conn, settings)
+
+    _run_in_process(settings)
+
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT COUNT(*), SUM(water_id = %s) FROM {new_water}", (bad,))
+        count, has_bad = cur.fetchone()
+        cur.execute(
+            f"SELECT stage, reason, detail FROM `{settings.new_prefix}migration`.quarantine "
+            "WHERE table_name = 'action.water' AND key_int = %s",
+            (bad,),
+        )
+        ((stage, reason, detail),) = cur.fetchall()
+    assert (count, has_bad) == (clean_count - 1, 0)  # the rest of its batches migrated
+    assert (stage, reason) == ("shadow", "insert_error")
+    assert "Data too long for column 'ratname'" in detail
