@@ -82,6 +82,37 @@ _frombuffer = np.frombuffer
 # --- legacy mYm (32-bit dims) -> the values matlab_to_python produces ---------------------------
 
 
+def char_units(buf: bytes, p: int, n: int) -> tuple[bytes, int]:
+    """The low bytes of the ``n`` UTF-16 units of a char array at ``p`` (DataJoint keeps only
+    those), and the end of the data; ASCII only (DataJoint fails on anything else)."""
+    end = p + 2 * n
+    if end > len(buf):
+        raise Unsupported("char data past the end")
+    low = buf[p:end:2]
+    if not low.isascii():
+        raise Unsupported("non-ASCII char (DataJoint fails on it)")
+    return low, end
+
+
+def without_nul(text: str) -> str:
+    """A char value as DataJoint reads it: NUL characters vanish."""
+    return text.replace("\0", "") if "\0" in text else text
+
+
+def struct_names(buf: bytes, p: int, count: int) -> tuple[list[str], int]:
+    """The ``count`` NUL-terminated field names of a struct at ``p``, and where they end."""
+    names = []
+    for _ in range(count):
+        stop = buf.find(b"\0", p)
+        if stop <= p:  # no terminator, or an empty name (numpy would rename it)
+            raise Unsupported("struct field name")
+        names.append(buf[p:stop].decode())
+        p = stop + 1
+    if len(set(names)) != count:
+        raise Unsupported("duplicate struct field names")
+    return names, p
+
+
 def _legacy_array(buf: bytes, p: int) -> tuple[Any, int]:
     """An ``A`` value at ``p`` (after the type byte); 2-D only."""
     if _u32(buf, p)[0] != 2:
@@ -101,18 +132,11 @@ def _legacy_array(buf: bytes, p: int) -> tuple[Any, int]:
             array = array.reshape((cols,) if rows == 1 else (rows,))
         return array, end
     if cls == _CHAR:
-        end = p + 2 * n
-        if end > size:
-            raise Unsupported("char data past the end")
-        low = buf[p:end:2]  # DataJoint keeps the low byte of each UTF-16 unit
-        if not low.isascii():
-            raise Unsupported("non-ASCII char (DataJoint fails on it)")
+        low, end = char_units(buf, p, n)
         if n == 0 or rows == 1:
-            text = low.decode("ascii")
-            return (text.replace("\0", "") if "\0" in text else text), end
+            return without_nul(low.decode("ascii")), end
         # a char matrix: one string per row (MATLAB stores it column-major); NULs vanish
-        rows_text = [low[i::rows].decode("ascii") for i in range(rows)]
-        return [t.replace("\0", "") if "\0" in t else t for t in rows_text], end
+        return [without_nul(low[i::rows].decode("ascii")) for i in range(rows)], end
     dtype = _NUMERIC.get(cls)
     if dtype is None:
         raise Unsupported(f"array class {cls}")
@@ -140,15 +164,7 @@ def _legacy_struct(buf: bytes, p: int) -> tuple[Any, int]:
     p += 16
     if not n_fields:
         return None, p  # DataJoint reads a struct without fields as None
-    names = []
-    for _ in range(n_fields):
-        stop = buf.find(b"\0", p)
-        if stop <= p:  # no terminator, or an empty name (numpy would rename it)
-            raise Unsupported("struct field name")
-        names.append(buf[p:stop].decode())
-        p = stop + 1
-    if len(set(names)) != n_fields:
-        raise Unsupported("duplicate struct field names")
+    names, p = struct_names(buf, p, n_fields)
     n = rows * cols
     if n * n_fields * 4 > len(buf) - p:
         raise Unsupported("struct elements past the end")

@@ -34,6 +34,9 @@ from .fastblob import (
     _u32x3,
     _u32x4,
     _unwrap,
+    char_units,
+    struct_names,
+    without_nul,
 )
 
 _DOUBLE = 6
@@ -63,28 +66,9 @@ def _array_item(buf: bytes, p: int) -> tuple[bytes, int]:
             return _hdr1(len(data) + 25, 0x41, 1, n, _DOUBLE, 0) + data, end
         return _hdr2(len(data) + 33, 0x41, 2, rows, cols, _DOUBLE, 0) + data, end
     if cls == _CHAR and (rows == 1 or n == 0):
-        end = p + 2 * n
-        if end > len(buf):
-            raise Unsupported("char data past the end")
-        low = buf[p:end:2]
-        if not low.isascii():
-            raise Unsupported("non-ASCII char")
-        text = low.decode("ascii")
-        return _item_string(text.replace("\0", "") if "\0" in text else text), end
+        low, end = char_units(buf, p, n)
+        return _item_string(without_nul(low.decode("ascii"))), end
     raise Unsupported(f"array class {cls}")
-
-
-def _parse_names(buf: bytes, p: int, count: int) -> tuple[list[str], int]:
-    names = []
-    for _ in range(count):
-        stop = buf.find(b"\0", p)
-        if stop <= p:
-            raise Unsupported("struct field name")
-        names.append(buf[p:stop].decode())
-        p = stop + 1
-    if len(set(names)) != count:
-        raise Unsupported("duplicate struct field names")
-    return names, p
 
 
 class _Names:
@@ -97,7 +81,7 @@ class _Names:
         for block, names in self.known.get(count, ()):
             if buf.startswith(block, p):  # exactly ``count`` NUL-terminated names
                 return names, p + len(block)
-        names, end = _parse_names(buf, p, count)
+        names, end = struct_names(buf, p, count)
         self.known.setdefault(count, []).append((buf[p:end], names))
         return names, end
 
@@ -147,7 +131,7 @@ def _trials(buf: bytes) -> tuple[list[str], list[list]]:
     rows, cols, n_fields = _u32x3(buf, p + 5)
     if not n_fields:
         raise Unsupported("struct without fields")
-    names, p = _parse_names(buf, p + 17, n_fields)
+    names, p = struct_names(buf, p + 17, n_fields)
     n = rows * cols
     if n * n_fields * 4 > len(buf) - p:
         raise Unsupported("struct elements past the end")
