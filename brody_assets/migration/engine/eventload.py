@@ -94,10 +94,10 @@ def _doubles(n: int):
     return unpack
 
 
-def _read_columns(buf: bytes) -> tuple[int, dict[str, Any]] | None:
-    """Trials and, per column in order of first appearance, the row-major values of each trial
-    (``None`` for a column some trial lacks or holds as a non-array); ``None`` for anything
-    outside the common shape."""
+def _read_columns(buf: bytes) -> dict[str, Any] | None:
+    """Per column, in order of first appearance, the row-major values of each trial (``None``
+    for a column some trial lacks or holds as a non-array); ``None`` for anything outside the
+    common shape."""
     p = len(_DJ0)
     if buf[p] != 0x02:  # a list of trials
         return None
@@ -161,18 +161,17 @@ def _read_columns(buf: bytes) -> tuple[int, dict[str, Any]] | None:
                 columns[key] = None  # absent from this trial
     if p != len(buf):
         return None
-    return trials, columns
+    return columns
 
 
 def _fast_text(sessid: int, blob: Any) -> tuple[str, int] | None:
     try:
         buf = _unwrap(blob, 8, _DJ0, "a dj0")
-        read = _read_columns(buf)
+        columns = _read_columns(buf)
     except (Unsupported, struct.error, IndexError, UnicodeDecodeError, OverflowError, MemoryError):
         return None
-    if read is None:
+    if columns is None:
         return None
-    _, columns = read
     lines: list[str] = []
     append = lines.append
     number = 0
@@ -259,8 +258,8 @@ class EventLoader:
     once per session instead of once per row: the batch's parent rows are read ``LOCK IN SHARE
     MODE`` (so no other transaction can delete or re-key them before this one commits), a
     missing one raises the error the foreign key would, and only then is the load run with the
-    session's ``foreign_key_checks`` off (restored right after). Same guarantee, about 15 % less
-    server time on the lab's event volume.
+    session's ``foreign_key_checks`` off (restored right after). Same guarantee, about 14 % less
+    server time on the lab's event volume (18.7 vs 21.8 s of server CPU, measured).
     """
 
     def __init__(self, parent: str | None = None) -> None:

@@ -4,9 +4,9 @@ computed behavior events.
 Blobs are streamed from the legacy server in bounded batches (``blob_batch_rows`` sessions),
 transformed in Python, and written — good rows to the shadow with ``executemany`` (behavior
 events to the new table with ``LOAD DATA``, :mod:`.eventload`) and rejections to the ledger in
-the same transaction. The
-shadow -> new copy of the blob tables is the set-based SQL of :mod:`.sqlstage`. Counts for the
-invariant are made from key sets, so the same code serves the server-side and streamed paths.
+the same transaction. The shadow -> new copy of the blob tables is the set-based SQL of
+:mod:`.sqlstage`. Counts for the invariant are made from key sets, so the same code serves the
+server-side and streamed paths.
 
 The transforms run in the run's :class:`.parallel.TransformPool` (forked workers,
 ``MigrationOptions.transform_workers``; 1 = in this process): while the workers transform one
