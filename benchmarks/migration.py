@@ -48,22 +48,35 @@ PREFIX = "bm_"
 BLOB_TABLES = ("acquisition.session_protocol_data", "acquisition.parsed_events", "acquisition.behavior_event")
 
 
-def floor_copy(srv, prefix: str) -> int:
-    """Plain server-side INSERT … SELECT of every legacy source table into empty copies."""
+def plain_copy(srv, prefix: str, groups: dict[str, list[str]]) -> tuple[dict[str, float], int]:
+    """Plain server-side ``INSERT … SELECT`` of every table in ``groups`` (label -> quoted
+    tables) into an empty table of the same definition; seconds of the copies per label, and
+    rows copied."""
+    seconds: dict[str, float] = {}
     rows = 0
     with srv.admin_connect() as conn, conn.cursor() as cursor:
         cursor.execute(f"DROP DATABASE IF EXISTS `{prefix}floor`")
         cursor.execute(f"CREATE DATABASE `{prefix}floor`")
-        for table in LEGACY_TABLES:
-            target = f"`{prefix}floor`.`{table.schema}_{table.name}`"
-            cursor.execute(f"CREATE TABLE {target} LIKE {table.qualified(prefix)}")
-            rows += cursor.execute(f"INSERT INTO {target} SELECT * FROM {table.qualified(prefix)}")
+        for label, sources in groups.items():
+            seconds[label] = 0.0
+            for i, source in enumerate(sources):
+                copy = f"`{prefix}floor`.`{label.replace('.', '_')}_{i}`"
+                cursor.execute(f"CREATE TABLE {copy} LIKE {source}")
+                started = time.perf_counter()
+                rows += cursor.execute(f"INSERT INTO {copy} SELECT * FROM {source}")
+                seconds[label] += time.perf_counter() - started
         cursor.execute(f"DROP DATABASE `{prefix}floor`")
-    return rows
+    return seconds, rows
+
+
+def legacy_tables(prefix: str) -> dict[str, list[str]]:
+    """Every legacy source table (the context figure (a′): one plain copy of the legacy rows)."""
+    return {f"{t.schema}.{t.name}": [t.qualified(prefix)] for t in LEGACY_TABLES}
 
 
 def output_tables(settings) -> dict[str, list[str]]:
-    """Per registry table, the quoted shadow and new tables a migration writes."""
+    """Per registry table, the quoted shadow and new tables a migration writes (the floor of
+    (a): every row the full run wrote)."""
     from brody_assets.migration.registry import entries
     from brody_assets.migration.schemas.naming import TABLE_NAMES
 
@@ -74,26 +87,6 @@ def output_tables(settings) -> dict[str, list[str]]:
             if name is not None:
                 out.setdefault(e.name, []).append(f"`{layer_prefix}{e.family}`.`{name}`")
     return out
-
-
-def floor_same_rows(srv, prefix: str, settings) -> tuple[dict[str, float], int]:
-    """The floor of (a): every row the full run wrote, copied by a plain server-side
-    ``INSERT … SELECT`` into an empty table of the same definition; seconds per registry table."""
-    seconds: dict[str, float] = {}
-    rows = 0
-    with srv.admin_connect() as conn, conn.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS `{prefix}floor`")
-        cursor.execute(f"CREATE DATABASE `{prefix}floor`")
-        for table, targets in output_tables(settings).items():
-            seconds[table] = 0.0
-            for i, source in enumerate(targets):
-                copy = f"`{prefix}floor`.`{table.replace('.', '_')}_{i}`"
-                cursor.execute(f"CREATE TABLE {copy} LIKE {source}")
-                started = time.perf_counter()
-                rows += cursor.execute(f"INSERT INTO {copy} SELECT * FROM {source}")
-                seconds[table] += time.perf_counter() - started
-        cursor.execute(f"DROP DATABASE `{prefix}floor`")
-    return seconds, rows
 
 
 def run_engine(settings, full: bool, mode: str = "auto", tables=None):
@@ -144,13 +137,13 @@ def main() -> None:
 
     settle(srv)
     with timed("(a') one plain copy of every legacy row", t):
-        legacy_floor_rows = floor_copy(srv, PREFIX)
+        _, legacy_floor_rows = plain_copy(srv, PREFIX, legacy_tables(PREFIX))
     settle(srv)
     with timed("(a) full migration (server-side)", t):
         results = run_engine(settings, full=True)
     per_table = {r.table: round(r.shadow.seconds + r.new.seconds, 2) for r in results}
     settle(srv)
-    floor_per_table, floor_rows = floor_same_rows(srv, PREFIX, settings)
+    floor_per_table, floor_rows = plain_copy(srv, PREFIX, output_tables(settings))
     print(f"  (a) floor: INSERT … SELECT of the {floor_rows:,} rows written: "
           f"{sum(floor_per_table.values()):.2f} s", flush=True)
     migrated_rows = sum(r.new.invariant.migrated for r in results if r.new.invariant)
