@@ -161,6 +161,14 @@ TRICKY = [
 ]
 
 
+# the columns of __behavior_event (spec §2.21), for scratch tables of the writer's tests
+EVENTS_COLUMNS_DDL = (
+    "sessid int NOT NULL, id_event int NOT NULL, trial int NOT NULL, event_type varchar(16) NOT NULL, "
+    "event_name varchar(32) NOT NULL, entry_num int NOT NULL, in_time double, out_time double, "
+    "PRIMARY KEY (sessid, id_event)"
+)
+
+
 @pytest.fixture
 def events_table(mariadb_server, unique_prefix):
     conn = mariadb_server.admin_connect(local_infile=True, autocommit=False, sql_mode="STRICT_ALL_TABLES")
@@ -168,9 +176,7 @@ def events_table(mariadb_server, unique_prefix):
     with conn.cursor() as cur:
         cur.execute(f"CREATE DATABASE `{unique_prefix}ev`")
         cur.execute(
-            f"CREATE TABLE {table} (sessid int NOT NULL, id_event int NOT NULL, trial int NOT NULL, "
-            "event_type varchar(16) NOT NULL, event_name varchar(32) NOT NULL, entry_num int NOT NULL, "
-            "in_time double, out_time double, PRIMARY KEY (sessid, id_event)) CHARSET utf8mb4"
+            f"CREATE TABLE {table} ({EVENTS_COLUMNS_DDL}) CHARSET utf8mb4"
         )
     conn.commit()
     yield conn, table
@@ -260,9 +266,7 @@ def events_with_parent(mariadb_server, unique_prefix):
         cur.execute(f"CREATE TABLE {schema}.parsed (sessid int PRIMARY KEY)")
         cur.execute(f"INSERT INTO {schema}.parsed VALUES (1), (2)")
         cur.execute(
-            f"CREATE TABLE {schema}.events (sessid int NOT NULL, id_event int NOT NULL, trial int NOT NULL, "
-            "event_type varchar(16) NOT NULL, event_name varchar(32) NOT NULL, entry_num int NOT NULL, "
-            "in_time double, out_time double, PRIMARY KEY (sessid, id_event), "
+            f"CREATE TABLE {schema}.events ({EVENTS_COLUMNS_DDL}, "
             f"FOREIGN KEY (sessid) REFERENCES {schema}.parsed (sessid)) CHARSET utf8mb4"
         )
     conn.commit()
