@@ -156,6 +156,7 @@ class MigrationResource(_SettingsResource):
     duplicate_key_winner: str = "lowest_legacy_id"
     batch_rows: int = 30_000
     transform_workers: int = 0  # processes for the blob / behavior-event transforms (0: one per CPU)
+    load_connections: int = 2  # connections loading behavior events at once (the server's threads)
     _context: object | None = PrivateAttr(default=None)
     _run_id: str | None = PrivateAttr(default=None)
 
@@ -170,6 +171,7 @@ class MigrationResource(_SettingsResource):
             mode=self.mode,
             batch_rows=self.batch_rows,
             transform_workers=self.transform_workers,
+            load_connections=self.load_connections,
         )
 
     @contextlib.contextmanager

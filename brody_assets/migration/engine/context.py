@@ -29,6 +29,7 @@ class EngineContext:
     staged_lookups: set[str] = field(default_factory=set)
     transform_pool: Any = None  # the Python transforms' process pool (pystage), closed with the context
     event_loader: Any = None  # behavior events' bulk writer (eventload.EventLoader), made on first use
+    writers: Any = None  # behavior events' write connections (writers.Writers), closed with the context
     _new_columns: dict[str, list[str]] = field(default_factory=dict)
     _new_pk: dict[str, list[str]] = field(default_factory=dict)
 
@@ -73,6 +74,9 @@ class EngineContext:
         if self.transform_pool is not None:
             pool, self.transform_pool = self.transform_pool, None
             pool.close()
+        if self.writers is not None:
+            writers, self.writers = self.writers, None
+            writers.close()
         self.db.close()
         self.legacy.close()
 

@@ -30,9 +30,11 @@ from brody_assets.migration.registry import TableEntry
 from . import ledger
 from .blobs import TransformResult
 from .context import EngineContext, Invariant
+from .db import Db
 from .eventload import EventLoader, session_event_text
 from .parallel import TransformPool
 from .scope import Batch, Scope
+from .writers import Writers
 
 
 def load_transform(e: TableEntry) -> Callable[..., Any]:
@@ -75,6 +77,20 @@ def transform_pool(ctx: EngineContext) -> TransformPool:
     if ctx.transform_pool is None:
         ctx.transform_pool = TransformPool(ctx.options.transform_workers)
     return ctx.transform_pool
+
+
+def event_writers(ctx: EngineContext) -> Writers:
+    """The run's writers for behavior events (``MigrationOptions.load_connections``; closed with
+    the context)."""
+    if ctx.writers is None:
+        def connect() -> Db:
+            db = Db(ctx.settings.database, max_retries=ctx.options.max_retries, label="pipeline-writer",
+                    local_infile=True)
+            db.use(ctx.names.ledger_schema)
+            return db
+
+        ctx.writers = Writers(ctx.options.load_connections, connect, ctx.db)
+    return ctx.writers
 
 
 def _merge_results(parts: list[TransformResult]) -> TransformResult:
@@ -131,12 +147,13 @@ def shadow_blob_batch(ctx: EngineContext, e: TableEntry, scope: Scope, batch: Ba
 
 def _write(ctx: EngineContext, e: TableEntry, sql: str, good: list[tuple], bad: list[tuple], stage: str,
            key_of: Callable[[tuple], int] = lambda row: row[0],
-           insert: Callable[[Any, str, list[tuple]], Any] | None = None) -> int:
+           insert: Callable[[Any, str, list[tuple]], Any] | None = None, db: Db | None = None) -> int:
     """Insert ``good`` and ledger ``bad`` in one transaction; on an insert error, split by session.
 
     ``insert(cursor, sql, rows)`` writes the rows and returns how many it wrote (default:
-    ``cursor.executemany``, one row per item).
+    ``cursor.executemany``, one row per item). ``db``: the connection (default: the run's).
     """
+    db = db or ctx.db
 
     def work(cur) -> int:
         written = 0
@@ -150,18 +167,18 @@ def _write(ctx: EngineContext, e: TableEntry, sql: str, good: list[tuple], bad: 
         return written
 
     try:
-        return ctx.db.transaction(work)
+        return db.transaction(work)
     except pymysql.MySQLError as error:
         sessions = sorted({key_of(row) for row in good})
         if len(sessions) <= 1:
             message = f"{stage} stage: server error {error.args[0] if error.args else ''}: {error.args[-1]}"
             errors = [(e.name, {"sessid": s}, s, stage, "insert_error", message, None, ctx.run_id) for s in sessions]
-            return _write(ctx, e, sql, [], bad + errors, stage, key_of, insert)
+            return _write(ctx, e, sql, [], bad + errors, stage, key_of, insert, db)
         half = set(sessions[: len(sessions) // 2])
         first = [r for r in good if key_of(r) in half]
         second = [r for r in good if key_of(r) not in half]
-        return (_write(ctx, e, sql, first, bad, stage, key_of, insert)
-                + _write(ctx, e, sql, second, [], stage, key_of, insert))
+        return (_write(ctx, e, sql, first, bad, stage, key_of, insert, db)
+                + _write(ctx, e, sql, second, [], stage, key_of, insert, db))
 
 
 def count_blob_batch(ctx: EngineContext, e: TableEntry, scope: Scope, batch: Batch) -> Invariant:
@@ -225,6 +242,8 @@ def events_batch(ctx: EngineContext, e: TableEntry, scope: Scope, batch: Batch) 
     if ctx.event_loader is None:
         ctx.event_loader = EventLoader(parent=parsed)
 
+    writers = event_writers(ctx)
+
     def write(pending) -> int:
         good: list[tuple] = []
         bad: list[tuple] = []
@@ -234,16 +253,21 @@ def events_batch(ctx: EngineContext, e: TableEntry, scope: Scope, batch: Batch) 
                 bad.append((e.name, {"sessid": sessid}, sessid, "new", reason, detail, 13, ctx.run_id))
             else:
                 good.append((sessid, text, info))
-        return _write(ctx, e, table, good, bad, "new", insert=ctx.event_loader)
+        return writers.submit(lambda db: _write(ctx, e, table, good, bad, "new", insert=ctx.event_loader, db=db))
 
     running: deque = deque()
-    for part in _chunks([s for s in sessions if s not in done], ctx.options.blob_batch_rows):
-        rows = ctx.db.query(f"SELECT sessid, peh FROM {parsed} WHERE sessid IN ({', '.join(map(str, part))})")
-        running.append(pool.submit(expand, list(rows), _concat, label=_label(e, part)))
-        if len(running) > 1:
+    try:
+        for part in _chunks([s for s in sessions if s not in done], ctx.options.blob_batch_rows):
+            rows = ctx.db.query(f"SELECT sessid, peh FROM {parsed} WHERE sessid IN ({', '.join(map(str, part))})")
+            running.append(pool.submit(expand, list(rows), _concat, label=_label(e, part)))
+            if len(running) > 1:
+                inserted += write(running.popleft())
+        while running:
             inserted += write(running.popleft())
-    while running:
-        inserted += write(running.popleft())
+    except BaseException:
+        writers.drain(raise_errors=False)  # no write outlives the stage (and its table lock)
+        raise
+    inserted += writers.drain()
     ids = set(sessions)
     with_events = _range_ids(ctx, ctx.names.new(e), batch, scope)
     ledgered = _ledgered(ctx, e, batch, scope)
