@@ -10,9 +10,11 @@ server-side and streamed paths.
 
 The transforms run in the run's :class:`.parallel.TransformPool` (forked workers,
 ``MigrationOptions.transform_workers``; 1 = in this process): while the workers transform one
-batch, this process fetches the next and writes the previous, each batch in its own transaction,
-in batch order. A worker failure raises :class:`.parallel.TransformWorkerError` before its batch
-is written.
+batch, this process fetches the next, and the run's :class:`.writers.Writers` write the
+previous ones, each batch in its own transaction on one of ``MigrationOptions.load_connections``
+connections (so the server writes on that many threads). A worker failure raises
+:class:`.parallel.TransformWorkerError` before its batch is written; the batches before it are
+written in full (every write in flight ends before the stage returns or raises), none after.
 """
 
 from __future__ import annotations
@@ -79,9 +81,8 @@ def transform_pool(ctx: EngineContext) -> TransformPool:
     return ctx.transform_pool
 
 
-def event_writers(ctx: EngineContext) -> Writers:
-    """The run's writers for behavior events (``MigrationOptions.load_connections``; closed with
-    the context)."""
+def batch_writers(ctx: EngineContext) -> Writers:
+    """The run's batch writers (``MigrationOptions.load_connections``; closed with the context)."""
     if ctx.writers is None:
         def connect() -> Db:
             db = Db(ctx.settings.database, max_retries=ctx.options.max_retries, label="pipeline-writer",
@@ -126,23 +127,29 @@ def shadow_blob_batch(ctx: EngineContext, e: TableEntry, scope: Scope, batch: Ba
     src = ctx.names.legacy(e.legacy, staged=False)
     sql = f"INSERT INTO {shadow} (sessid, `{column}`) VALUES (%s, %s)"
 
+    writers = batch_writers(ctx)
+
     def write(pending) -> int:
         result = pending.result()  # raises TransformWorkerError: nothing of the batch is written
         good = [(int(r["sessid"]), r[column]) for r in result.good]
         bad = _rejection_rows(ctx, e, "shadow", result.rejected)
-        return _write(ctx, e, sql, good, bad, "shadow")
+        return writers.submit(lambda db: _write(ctx, e, sql, good, bad, "shadow", db=db))
 
     running: deque = deque()  # at most two batches: one transforming while the next is fetched
-    for part in _chunks(todo, ctx.options.blob_batch_rows):
-        with ctx.legacy.conn.cursor(pymysql.cursors.DictCursor) as cur:
-            cur.execute(f"SELECT sessid, `{column}` FROM {src} WHERE sessid IN ({', '.join(map(str, part))})")
-            rows = list(cur.fetchall())
-        running.append(pool.submit(transform, rows, _merge_results, label=_label(e, part)))
-        if len(running) > 1:
+    try:
+        for part in _chunks(todo, ctx.options.blob_batch_rows):
+            with ctx.legacy.conn.cursor(pymysql.cursors.DictCursor) as cur:
+                cur.execute(f"SELECT sessid, `{column}` FROM {src} WHERE sessid IN ({', '.join(map(str, part))})")
+                rows = list(cur.fetchall())
+            running.append(pool.submit(transform, rows, _merge_results, label=_label(e, part)))
+            if len(running) > 1:
+                inserted += write(running.popleft())
+        while running:
             inserted += write(running.popleft())
-    while running:
-        inserted += write(running.popleft())
-    return inserted
+    except BaseException:
+        writers.drain(raise_errors=False)  # the batches before a failure are written, none after
+        raise
+    return inserted + writers.drain()
 
 
 def _write(ctx: EngineContext, e: TableEntry, sql: str, good: list[tuple], bad: list[tuple], stage: str,
@@ -242,7 +249,7 @@ def events_batch(ctx: EngineContext, e: TableEntry, scope: Scope, batch: Batch) 
     if ctx.event_loader is None:
         ctx.event_loader = EventLoader(parent=parsed)
 
-    writers = event_writers(ctx)
+    writers = batch_writers(ctx)
 
     def write(pending) -> int:
         good: list[tuple] = []
