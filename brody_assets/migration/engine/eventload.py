@@ -8,7 +8,9 @@ times) it reads the ``dj0`` bytes directly, without building numpy arrays; for a
 (other dtypes, odd counts, nested arrays, infinite times, over-long names, a blob it does not
 recognise) it defers to the reference, :func:`.events.behavior_event_rows` on
 :func:`.fastblob.unpack_native_fast`'s value, so rows and rejections are the reference's in
-every case (tested session by session).
+every case (tested session by session). The direct reader also exists in C (:mod:`._native`'s
+``event_text``, through :mod:`.native`): used when it was built and ``BRODY_NATIVE`` is not
+``0``, it returns the same lines or declines (``None``), and then the Python reader runs.
 
 :class:`EventLoader` writes the lines of a batch with one ``LOAD DATA LOCAL INFILE`` (about 1.7x
 faster than multi-row ``INSERT`` on MariaDB 10.11). ``LOCAL`` loads turn duplicate keys and data
@@ -29,6 +31,7 @@ from typing import Any
 
 import pymysql
 
+from . import native
 from .events import EVENT_NAME_MAX, EVENT_TYPE_MAX, behavior_event_rows
 from .fastblob import _DJ0, Unsupported, _u64, _unwrap, unpack_native_fast
 
@@ -164,11 +167,21 @@ def _read_columns(buf: bytes) -> dict[str, Any] | None:
     return columns
 
 
+_READ_ERRORS = (Unsupported, struct.error, IndexError, UnicodeDecodeError, OverflowError, MemoryError)
+
+
 def _fast_text(sessid: int, blob: Any) -> tuple[str, int] | None:
     try:
         buf = _unwrap(blob, 8, _DJ0, "a dj0")
+    except _READ_ERRORS:
+        return None
+    if native.ext is not None:
+        text = native.ext.event_text(sessid, buf)
+        if text is not None:
+            return text
+    try:
         columns = _read_columns(buf)
-    except (Unsupported, struct.error, IndexError, UnicodeDecodeError, OverflowError, MemoryError):
+    except _READ_ERRORS:
         return None
     if columns is None:
         return None

@@ -10,6 +10,10 @@ are copied as they are under a new header; only the record layout (spec §2.20's
 a trial, clashing column names, malformed bytes) raises :class:`.fastblob.Unsupported` and the
 caller takes the reference path, so values and rejections are always the reference's (tested
 blob for blob, byte for byte).
+
+The parse and assembly also exist in C (:mod:`._native`'s ``peh_dj0``, through :mod:`.native`):
+used when it was built and ``BRODY_NATIVE`` is not ``0``, it returns the same bytes as the Python
+code below or declines (``None``), and then the Python code runs.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import struct
 import zlib
 
+from . import native
 from .fastblob import (
     _CHAR,
     _DJ0,
@@ -162,6 +167,18 @@ def _trials(buf: bytes) -> tuple[list[str], list[list]]:
 def transcode_peh(data: bytes) -> bytes:
     """The new ``parsed_events.peh`` blob of a legacy one (see the module docstring)."""
     buf = _unwrap(data, 4, _MYM, "an mYm")
+    blob = native.ext.peh_dj0(buf) if native.ext is not None else None
+    if blob is None:
+        blob = _dj0_blob(buf)
+    if len(blob) > 1000:
+        compressed = _ZL + _q(len(blob)) + zlib.compress(blob)
+        if len(compressed) < len(blob):
+            return compressed
+    return blob
+
+
+def _dj0_blob(buf: bytes) -> bytes:
+    """The uncompressed ``dj0`` blob of the unwrapped legacy payload ``buf``."""
     try:
         names, trials = _trials(buf)
     except Unsupported:
@@ -188,9 +205,4 @@ def transcode_peh(data: bytes) -> bytes:
         record = head + b"".join([k + values[t] for k, (_, values) in zip(keys, columns, strict=True)])
         parts.append(_q(len(record)))
         parts.append(record)
-    blob = b"".join(parts)
-    if len(blob) > 1000:
-        compressed = _ZL + _q(len(blob)) + zlib.compress(blob)
-        if len(compressed) < len(blob):
-            return compressed
-    return blob
+    return b"".join(parts)
