@@ -29,6 +29,8 @@ from brody_assets.migration.engine.events import (
     behavior_event_rows,
 )
 
+from .native_support import Counting
+
 
 def reference(sessid: int, blob: bytes):
     """What the reference path gives: lines and count, or the rejection."""
@@ -41,6 +43,15 @@ def reference(sessid: int, blob: bytes):
 def generator_blob(seed: int, trials: int) -> bytes:
     peh = legacy_blobs.peh_value(random.Random(seed), trials)
     return transform_parsed_events([{"sessid": 1, "peh": mym.encode(peh)}]).good[0]["peh"]
+
+
+def ascii_keys(records) -> bool:
+    """Whether every key is ASCII (the C reader declines the rest; Python reads them)."""
+    return all(key.isascii() for record in records for key in record)
+
+
+def answered(implementation: Counting | None) -> int:
+    return implementation.answered["event_text"] if implementation is not None else 0
 
 
 def nested() -> np.ndarray:
@@ -79,13 +90,15 @@ SHAPES = [
 
 
 @pytest.mark.parametrize(("records", "direct"), [s[1:] for s in SHAPES], ids=[s[0] for s in SHAPES])
-def test_every_shape_gives_the_reference_rows_or_rejection(records, direct: bool) -> None:
+def test_every_shape_gives_the_reference_rows_or_rejection(records, direct: bool, implementation) -> None:
     blob = pack_native(records)
 
     got = session_event_text(behavior_event_rows, 7, blob)
 
     assert got == reference(7, blob)
     assert (_fast_text(7, blob) is not None) is direct
+    if implementation is not None:  # the C reader took the direct shapes with ASCII names
+        assert bool(answered(implementation)) is (direct and ascii_keys(records))
 
 
 @pytest.mark.parametrize(
@@ -96,20 +109,23 @@ def test_every_shape_gives_the_reference_rows_or_rejection(records, direct: bool
         ([{"pokes__" + "n" * 33: np.array([1.0, 2.0])}], EVENT_NAME_TOO_LONG),
     ],
 )
-def test_rejections_are_the_reference_reasons(records, reason: str) -> None:
+def test_rejections_are_the_reference_reasons(records, reason: str, implementation) -> None:
     text, (got_reason, detail) = session_event_text(behavior_event_rows, 3, pack_native(records))
 
     assert text is None and got_reason == reason and detail
+    assert answered(implementation) == 0
 
 
-def test_generator_sessions_take_the_direct_reader_and_match_the_reference() -> None:
+def test_generator_sessions_take_the_direct_reader_and_match_the_reference(implementation) -> None:
     for seed in range(60):
         blob = generator_blob(seed, trials=1 + seed % 12)
         assert _fast_text(5, blob) is not None
         assert session_event_text(behavior_event_rows, 5, blob) == reference(5, blob)
+    if implementation is not None:
+        assert answered(implementation) == 2 * 60
 
 
-def test_random_sessions_match_the_reference() -> None:
+def test_random_sessions_match_the_reference(implementation) -> None:
     rng = np.random.default_rng(3)
     columns = ["pokes__C", "pokes__L", "states__a", "waves__go", "licks", "x__" + "y" * 31]
     for _ in range(300):
@@ -131,9 +147,11 @@ def test_random_sessions_match_the_reference() -> None:
             records.append(record)
         blob = pack_native(records)
         assert session_event_text(behavior_event_rows, 9, blob) == reference(9, blob)
+    if implementation is not None:
+        assert answered(implementation) > 50
 
 
-def test_corrupt_blobs_fall_back_to_the_reference_outcome() -> None:
+def test_corrupt_blobs_fall_back_to_the_reference_outcome(implementation) -> None:
     blob = dj_blob.pack([{"pokes__C": np.array([1.0, 2.0])}], compress=False)
     for cut in (len(blob) - 3, len(blob) // 2):
         damaged = blob[:cut]
@@ -144,13 +162,16 @@ def test_corrupt_blobs_fall_back_to_the_reference_outcome() -> None:
             session_event_text(behavior_event_rows, 1, damaged)
 
 
-def test_lines_parse_back_to_the_reference_tuples() -> None:
-    records = [{"tâb\tx__n\\a\nme": np.array([1.0, np.nan]), "p__C": np.array([-0.0, 1e-300])}]
+@pytest.mark.parametrize("name", ["tâb\tx__n\\a\nme", "tab\tx__n\\a\nme\r\0"])
+def test_lines_parse_back_to_the_reference_tuples(name: str, implementation) -> None:
+    records = [{name: np.array([1.0, np.nan]), "p__C": np.array([-0.0, 1e-300])}]
     expected = behavior_event_rows(4, records).rows
     text, count = session_event_text(behavior_event_rows, 4, pack_native(records))
 
     assert count == 2
     assert parse_lines(text) == [tuple(row[c] for c in EVENT_COLUMNS) for row in expected]
+    if implementation is not None:  # the C reader escapes the ASCII name itself
+        assert bool(answered(implementation)) is name.isascii()
 
 
 # --- the writer, on the real server -----------------------------------------------------------------

@@ -37,6 +37,8 @@ from brody_assets.migration.engine.fastblob import (
 from brody_assets.migration.engine.matlab import matlab_to_python
 from brody_assets.migration.engine.parallel import TransformPool, TransformWorkerError
 
+from .native_support import PATHS, using
+
 # --- comparison helpers ----------------------------------------------------------------------
 
 
@@ -577,11 +579,10 @@ def test_every_small_blob_matches_the_reference(small_blobs, column: str) -> Non
         if data is not None:
             paths[check_legacy(data)] += 1
     assert paths["fast"] > 0.9 * len(rows)
-    # the whole transform, fast vs reference, row for row
+    # the whole transform, fast (with the C extension and without) vs reference, row for row
     transform = blobs.transform_parsed_events if column == "peh" else blobs.transform_protocol_data
     build = blobs.peh_records if column == "peh" else blobs._protocol_data_value
     dict_rows = [{"sessid": s, column: d} for s, d in rows]
-    fast = transform(dict_rows)
     expected_good, expected_rejected = [], []
     for s, d in rows:
         if d is None:
@@ -594,8 +595,13 @@ def test_every_small_blob_matches_the_reference(small_blobs, column: str) -> Non
                 expected_rejected.append(s)
         else:
             expected_rejected.append(s)
-    assert fast.good == expected_good  # byte-identical blobs
-    assert [r.sessid for r in fast.rejected if r.reason != blobs.BLOB_MISSING] == expected_rejected
+    for path in PATHS:
+        with using(path) as ext:
+            fast = transform(dict_rows)
+        assert fast.good == expected_good, path  # byte-identical blobs
+        assert [r.sessid for r in fast.rejected if r.reason != blobs.BLOB_MISSING] == expected_rejected
+        if ext is not None and column == "peh":
+            assert ext.answered["peh_dj0"] > 0.9 * len(rows)
     for row in fast.good:
         check_unpack(row[column])
 
@@ -881,7 +887,7 @@ PEH_CASES = _peh_cases()
 
 
 @pytest.mark.parametrize("name", sorted(PEH_CASES))
-def test_peh_transcoder_gives_the_reference_bytes_or_declines(name: str) -> None:
+def test_peh_transcoder_gives_the_reference_bytes_or_declines(name: str, implementation) -> None:
     from brody_assets.migration.engine.pehfast import transcode_peh
 
     data, direct = PEH_CASES[name]
@@ -894,9 +900,11 @@ def test_peh_transcoder_gives_the_reference_bytes_or_declines(name: str) -> None
     else:
         with pytest.raises(Unsupported):
             transcode_peh(data)
+    if implementation is not None:  # the C code took exactly the shapes the transcoder takes
+        assert bool(implementation.answered["peh_dj0"]) is direct
 
 
-def test_generator_sessions_take_the_peh_transcoder(small_blobs) -> None:
+def test_generator_sessions_take_the_peh_transcoder(small_blobs, implementation) -> None:
     from brody_assets.migration.engine.pehfast import transcode_peh
 
     taken = 0
@@ -907,6 +915,8 @@ def test_generator_sessions_take_the_peh_transcoder(small_blobs) -> None:
         except Unsupported:
             pass
     assert taken > 0.95 * len(small_blobs["peh"])
+    if implementation is not None:
+        assert implementation.answered["peh_dj0"] == taken
 
 
 # --- a behavior-event load the server refuses: bisected down to the session, quarantined ------------
