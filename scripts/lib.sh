@@ -23,6 +23,15 @@ apt_install() {  # apt_install PACKAGE... (only what is missing)
 
 ensure_mariadb() { apt_install mariadb-server mariadb-client; }
 
+ensure_compiler() {  # gcc and the Python headers, for the optional C extension (engine/_native.c)
+  apt_install gcc
+  local python=${PYTHON:-python3.11}
+  command -v "$python" >/dev/null || python=python3
+  "$python" -c 'import os, sys, sysconfig
+sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' ||
+    apt_install "$("$python" -c 'import sys; print("python%d.%d-dev" % sys.version_info[:2])')"
+}
+
 ensure_venv() {  # ensure_venv EXTRAS  (e.g. "test")
   local extras=${1:-}
   local python=${PYTHON:-python3.11}
@@ -34,7 +43,8 @@ ensure_venv() {  # ensure_venv EXTRAS  (e.g. "test")
   fi
   local stamp="$VENV/.installed-${extras:-base}"
   local want
-  want=$(cat "$ROOT/setup.cfg" "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)
+  want=$(cat "$ROOT/setup.cfg" "$ROOT/pyproject.toml" "$ROOT/setup.py" \
+    "$ROOT/brody_assets/migration/engine/_native.c" | sha256sum | cut -c1-16)  # (rebuilds the C)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     say "installing brody_assets${extras:+ [$extras]} and its pinned dependencies"
     "$PY" -m pip install -q -e "$ROOT${extras:+[$extras]}"

@@ -20,6 +20,7 @@ while [ $# -gt 0 ]; do
 done
 
 ensure_mariadb
+ensure_compiler
 ensure_venv
 ensure_config
 export DAGSTER_HOME="${DAGSTER_HOME:-$ROOT/.brody/dagster_home}"

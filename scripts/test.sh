@@ -6,6 +6,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 ensure_mariadb
+ensure_compiler
 apt_install chromium
 ensure_venv test
 say "lint (ruff)"
