@@ -70,6 +70,13 @@ class EngineContext:
         self.new_columns(e)
         return self._new_pk[e.name]
 
+    def shadow_pk(self, e: TableEntry) -> list[str]:
+        """Primary-key columns of the shadow table (read from the server once per run)."""
+        key = f"shadow:{e.name}"
+        if key not in self._new_pk:
+            self._new_pk[key] = [c for c, k in self._columns(e, "shadow") if k == "PRI"]
+        return self._new_pk[key]
+
     def close(self) -> None:
         if self.transform_pool is not None:
             pool, self.transform_pool = self.transform_pool, None
