@@ -30,6 +30,7 @@ class EngineContext:
     transform_pool: Any = None  # the Python transforms' process pool (pystage), closed with the context
     event_loader: Any = None  # behavior events' bulk writer (eventload.EventLoader), made on first use
     writers: Any = None  # behavior events' write connections (writers.Writers), closed with the context
+    windows: dict = field(default_factory=dict)  # the shadow stages' window batches (scope.plan)
     _new_columns: dict[str, list[str]] = field(default_factory=dict)
     _new_pk: dict[str, list[str]] = field(default_factory=dict)
 

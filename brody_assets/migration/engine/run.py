@@ -50,7 +50,7 @@ def to_shadow(ctx: EngineContext, e: TableEntry) -> StageResult:
         result.skipped = "computed table: no shadow layer"
         return result
     with ctx.db.lock(ctx.lock_name(e), ctx.options.lock_timeout_s):
-        scope = plan(ctx.legacy, ctx.db, ctx.names, e, ctx.options, "shadow")
+        scope = plan(ctx.legacy, ctx.db, ctx.names, e, ctx.options, "shadow", ctx.windows)
         result.scope, result.batches = scope.describe(), len(scope.batches)
         staging.stage_lookups(ctx, e)
         for batch in scope.batches:
@@ -68,7 +68,7 @@ def to_new(ctx: EngineContext, e: TableEntry) -> StageResult:
     result = StageResult(e.name, "new", ctx.mode)
     invariant = Invariant()
     with ctx.db.lock(ctx.lock_name(e), ctx.options.lock_timeout_s):
-        scope = plan(ctx.legacy, ctx.db, ctx.names, e, ctx.options, "new")
+        scope = plan(ctx.legacy, ctx.db, ctx.names, e, ctx.options, "new", ctx.windows)
         result.scope, result.batches = scope.describe(), len(scope.batches)
         staging.stage_lookups(ctx, e)
         for batch in scope.batches:

@@ -15,6 +15,7 @@ Each part is cut into batches of at most ``batch_rows`` rows (``batch.keys`` lis
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -52,6 +53,13 @@ class Scope:
     upper: int | None  # highest legacy id planned in this run
     window_sql: str = ""  # the extra predicate of "window" batches (alias l)
     batches: list[Batch] = field(default_factory=list)
+    ledgered: tuple[int, ...] = ()  # the table's ledgered legacy ids when planned, sorted
+
+    def ledgered_in(self, batch: Batch) -> bool:
+        """Whether a row ledgered before this stage may lie in ``batch`` (its id range and keys)."""
+        i = bisect.bisect_left(self.ledgered, batch.lo)
+        inside = self.ledgered[i : bisect.bisect_right(self.ledgered, batch.hi, lo=i)]
+        return bool(inside) and (batch.keys is None or not set(inside).isdisjoint(batch.keys))
 
     def describe(self) -> str:
         parts: dict[str, int] = {}
@@ -84,11 +92,14 @@ def _chunks(lo: int, hi: int, size: int, part: str) -> list[Batch]:
     return [Batch(part, start, min(start + size - 1, hi)) for start in range(lo, hi + 1, size)]
 
 
-def plan(db_legacy: Db, db: Db, names: Names, e: TableEntry, options: MigrationOptions, stage: str) -> Scope:
+def plan(db_legacy: Db, db: Db, names: Names, e: TableEntry, options: MigrationOptions, stage: str,
+         windows: dict | None = None) -> Scope:
     """Plan the scope of entry ``e`` for ``stage`` ("shadow" or "new").
 
     The shadow stage fixes the id bound (``pending_high`` in the watermark table); the new-table
     stage of the same run reuses it, so both stages see the same rows even while legacy grows.
+    ``windows`` (one dict per run) keeps the shadow stage's window batches for the new stage of
+    the same bounds: finding them scans the legacy table's unindexed date column, once is enough.
     Scope queries read the real legacy tables (also on the streamed path).
     """
     table = names.legacy(e.legacy, staged=False)
@@ -102,8 +113,8 @@ def plan(db_legacy: Db, db: Db, names: Names, e: TableEntry, options: MigrationO
     windowed = e.date_column is not None or e.sessid_chunks
     full = options.full_backfill or not windowed or high is None
     size = options.blob_batch_rows if e.kind != "sql" else options.batch_rows
-    scope = Scope(full=full, high=high, upper=upper)
     retry_ids = ledger.ledger_ids(db, names, e.name)
+    scope = Scope(full=full, high=high, upper=upper, ledgered=tuple(sorted(retry_ids)))
     if upper is None:
         scope.batches = _key_batches(retry_ids, size, "retry")
         return scope
@@ -128,7 +139,13 @@ def plan(db_legacy: Db, db: Db, names: Names, e: TableEntry, options: MigrationO
                           else _walk(db_legacy, table, id_col, new_pred, size, "new"))
     if scope.window_sql != "FALSE":
         window_pred = f"l.`{id_col}` <= {high} AND {scope.window_sql}"
-        scope.batches += _walk(db_legacy, table, id_col, window_pred, size, "window")
+        key = (e.name, window_pred, size)
+        found = windows.get(key) if windows is not None and stage == "new" else None
+        if found is None:
+            found = _walk(db_legacy, table, id_col, window_pred, size, "window")
+            if windows is not None and stage == "shadow":
+                windows[key] = found
+        scope.batches += found
     retry = [k for k in retry_ids if k <= high or k > upper]
     if retry and scope.window_sql != "FALSE":
         in_window: set[int] = set()

@@ -200,11 +200,12 @@ def cleanup_and_count(ctx: EngineContext, e: TableEntry, scope: Scope, batch: Ba
     q_pred = batch.predicate("q.key_int", scope, window=False)
     migrated = migrated_sql(ctx, e, "l")
     ledger = ctx.names.ledger
-    ctx.db.execute(
-        f"DELETE q FROM {ledger} q WHERE q.table_name = %s AND {q_pred} AND NOT EXISTS (SELECT 1 FROM {src} "
-        f"WHERE {_l_id(e)} = q.key_int AND {e.key_json} = q.legacy_key AND NOT {migrated})",
-        (e.name,),
-    )
+    if scope.ledgered_in(batch):  # rows ledgered by this stage itself are neither migrated nor gone
+        ctx.db.execute(
+            f"DELETE q FROM {ledger} q WHERE q.table_name = %s AND {q_pred} AND NOT EXISTS (SELECT 1 FROM {src} "
+            f"WHERE {_l_id(e)} = q.key_int AND {e.key_json} = q.legacy_key AND NOT {migrated})",
+            (e.name,),
+        )
     joined = _migrated_join(ctx, e)
     if joined is None:
         sql = (f"SELECT COUNT(*), IFNULL(SUM({migrated}), 0), IFNULL(SUM(EXISTS (SELECT 1 FROM {ledger} q "
