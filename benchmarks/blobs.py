@@ -100,12 +100,13 @@ print(json.dumps({{"total": total, "tables": {{r.table: [r.shadow.seconds, r.new
 """
 
 
-def run_blob_tables(root: Path, workers: int | None) -> dict:
-    """Full migration of the blob tables in a fresh process running the code under ``root``."""
+def run_blob_tables(root: Path, workers: int | None, native: bool = True) -> dict:
+    """Full migration of the blob tables in a fresh process running the code under ``root``
+    (``native=False``: with ``BRODY_NATIVE=0``, the pure-Python paths)."""
     code = RUN_BLOBS.format(
         root=str(root), port=PORT, prefix=PREFIX, workers=workers, tables=BLOB_TABLES
     )
-    env = {**os.environ, "PYTHONPATH": str(root)}
+    env = {**os.environ, "PYTHONPATH": str(root), "BRODY_NATIVE": "1" if native else "0"}
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root
     )
@@ -151,20 +152,37 @@ def per_session(srv, sample: int) -> dict[str, float]:
     fast_packed, ms["fast_pack"] = clock(fastblob.pack_dj0, records)
     _, ms["fast_unpack"] = clock(fastblob.unpack_dj0, packed)
     assert fast_packed == packed, "fast packer differs from DataJoint's"
+    from brody_assets.migration.engine import native
     from brody_assets.migration.engine.eventload import rows_text, session_event_text
     from brody_assets.migration.engine.pehfast import transcode_peh
 
-    direct, ms["direct_transcode"] = clock(transcode_peh, good)
+    built, native.ext = native.ext, None  # the Python direct paths first
+    try:
+        direct, ms["direct_transcode"] = clock(transcode_peh, good)
+        direct_lines, ms["direct_event_lines"] = clock(
+            lambda b: session_event_text(behavior_event_rows, 1, b)[0], packed
+        )
+    finally:
+        native.ext = built
     assert direct == packed, "direct transcoder differs from DataJoint's bytes"
     ref_lines, ms["ref_event_lines"] = clock(
         lambda b: rows_text(behavior_event_rows(1, dj_blob.unpack(b)).rows), packed
     )
-    direct_lines, ms["direct_event_lines"] = clock(
-        lambda b: session_event_text(behavior_event_rows, 1, b)[0], packed
-    )
     assert direct_lines == ref_lines, "direct event reader differs from the reference"
+    if built is not None:  # the same calls with the C extension answering
+        c_direct, ms["c_transcode"] = clock(transcode_peh, good)
+        c_lines, ms["c_event_lines"] = clock(
+            lambda b: session_event_text(behavior_event_rows, 1, b)[0], packed
+        )
+        assert c_direct == packed and c_lines == ref_lines, "the C extension differs"
     ms["new_bytes"] = sum(map(len, packed)) / len(packed)
     return ms
+
+
+def _c_cell(ms: dict[str, float], key: str, reference: float) -> str:
+    if key not in ms:
+        return "(not built)"
+    return f"{ms[key]:.3f} ({reference / ms[key]:.0f}x)"
 
 
 def main() -> None:
@@ -236,27 +254,34 @@ def main() -> None:
             "Direct paths (bytes to bytes, no Python values; the migration uses these and falls back "
             "to the paths above for other shapes), ms per session:",
             "",
-            "| step | DataJoint path | direct path |",
-            "|---|---|---|",
+            "| step | DataJoint path | direct path (Python) | direct path (C extension) |",
+            "|---|---|---|---|",
             f"| legacy mYm -> new dj0 blob (`pehfast`) | {ref_convert:.3f} | {ms['direct_transcode']:.3f} "
-            f"({ref_convert / ms['direct_transcode']:.0f}x) |",
+            f"({ref_convert / ms['direct_transcode']:.0f}x) | {_c_cell(ms, 'c_transcode', ref_convert)} |",
             f"| new blob -> behavior-event `LOAD DATA` lines (`eventload`) | {ms['ref_event_lines']:.3f} | "
-            f"{ms['direct_event_lines']:.3f} ({ms['ref_event_lines'] / ms['direct_event_lines']:.0f}x) |",
+            f"{ms['direct_event_lines']:.3f} ({ms['ref_event_lines'] / ms['direct_event_lines']:.0f}x) | "
+            f"{_c_cell(ms, 'c_event_lines', ms['ref_event_lines'])} |",
+            "",
+            "(The C times include the zlib steps the extension leaves to Python: inflating both blobs, "
+            "and deflating the new one at DataJoint's level so its bytes stay DataJoint's.)",
             "",
             "Full migration of the three blob tables (`migrate(full_backfill=True)`, fresh process), "
-            "seconds (shadow + new); `reference` is the checkout given with `--reference`:",
+            "seconds (shadow + new); `reference` is the checkout given with `--reference`; `C`: "
+            "the optional extension answers (`python`: `BRODY_NATIVE=0`):",
             "",
             "| code | workers | protocol_data | parsed_events | behavior_event | total | same rows |",
             "|---|---|---|---|---|---|---|",
         ]
         runs = []
         if args.reference:
-            runs.append(("reference", args.reference, None))
-        runs += [("fast", root, 1), ("fast", root, os.cpu_count() or 1)]
+            runs.append(("reference", args.reference, None, True))
+        cpus = os.cpu_count() or 1
+        runs += [("fast, python", root, 1, False), ("fast, python", root, cpus, False),
+                 ("fast, C", root, 1, True), ("fast, C", root, cpus, True)]
         digests = {}
-        for label, code_root, workers in runs:
+        for label, code_root, workers, use_c in runs:
             reset_blob_tables(srv, settings)
-            result = run_blob_tables(code_root, workers)
+            result = run_blob_tables(code_root, workers, native=use_c)
             digest = content_digest(srv, settings)
             digests.setdefault("first", digest)
             t = result["tables"]
