@@ -81,6 +81,16 @@ class DatabaseSettings:
     def describe(self) -> str:
         return f"{self.user}@{self.host}:{self.port}"
 
+    def tls_options(self) -> dict[str, Any]:
+        """``pymysql.connect`` keywords for ``use_tls``: TLS required (no certificate check, as
+        DataJoint's ``use_tls: true``), or off. Without them PyMySQL tries TLS on every connection
+        and builds a certificate context for it (~40 ms each) even when the server has none."""
+        return {"ssl": {"check_hostname": False}} if self.use_tls else {"ssl_disabled": True}
+
+    def tls_query(self) -> str:
+        """The same as SQLAlchemy URL query parameters (``mysql+pymysql://…/?…``)."""
+        return "ssl_check_hostname=false" if self.use_tls else "ssl_disabled=true"
+
 
 @dataclass(frozen=True)
 class Settings:

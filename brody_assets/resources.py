@@ -105,6 +105,7 @@ class LegacyDatabaseResource(_SettingsResource):
                 charset="utf8mb4",
                 sql_mode=LEGACY_SQL_MODE,
                 connect_timeout=10,
+                **legacy.tls_options(),
             )
         except pymysql.err.OperationalError as error:
             raise ConnectionError(

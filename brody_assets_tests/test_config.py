@@ -113,3 +113,35 @@ def test_passwords_never_show(tmp_path):
     shown = repr(settings) + str(settings) + repr(settings.database) + str(settings.legacy.password)
     assert "hunter2" not in shown
     assert settings.datajoint_config()["database.password"] == "hunter2-pipeline"
+
+
+def test_use_tls_is_what_every_connection_asks_for(mariadb_server, prefix_factory):
+    """``use_tls: false`` connects without TLS (PyMySQL would otherwise try it, building a
+    certificate context per connection); ``true`` requires it, so a server without TLS refuses."""
+    import dataclasses
+
+    import pymysql
+    import sqlalchemy as sa
+
+    from brody_assets.db import bootstrap
+    from brody_assets.integrity.runner import _url
+    from brody_assets.migration.engine.db import Db
+    from brody_assets_tests.conftest import make_settings
+
+    settings = make_settings(mariadb_server, prefix_factory())
+    with mariadb_server.admin_connect() as admin:
+        bootstrap(admin, settings)
+    plain = settings.database
+    assert plain.tls_options() == {"ssl_disabled": True} and plain.tls_query() == "ssl_disabled=true"
+    db = Db(plain)
+    assert db.query("SELECT 1") == [(1,)] and not db.conn.ssl
+    db.close()
+    with sa.create_engine(_url(plain)).connect() as conn:
+        assert conn.execute(sa.text("SELECT 1")).scalar() == 1
+        assert not conn.connection.dbapi_connection.ssl
+    required = dataclasses.replace(plain, use_tls=True)
+    assert required.tls_options() == {"ssl": {"check_hostname": False}}
+    with pytest.raises(pymysql.err.OperationalError, match="SSL is required"):
+        Db(required, max_retries=0)
+    with pytest.raises(sa.exc.OperationalError, match="SSL is required"):
+        sa.create_engine(_url(required)).connect()

@@ -236,7 +236,7 @@ def _account(settings: Settings, connection: str) -> DatabaseSettings:
 def _url(account: DatabaseSettings) -> str:
     return (
         f"mysql+pymysql://{quote_plus(account.user)}:{quote_plus(account.password.reveal())}"
-        f"@{account.host}:{account.port}/"
+        f"@{account.host}:{account.port}/?{account.tls_query()}"
     )
 
 

@@ -24,7 +24,8 @@ def tables_declared(settings: Settings) -> bool:
     from brody_assets.migration.schemas.naming import TABLE_NAMES
 
     db = settings.database
-    conn = pymysql.connect(host=db.host, port=db.port, user=db.user, password=db.password.reveal())
+    conn = pymysql.connect(host=db.host, port=db.port, user=db.user, password=db.password.reveal(),
+                           **db.tls_options())
     try:
         with conn.cursor() as cursor:
             cursor.execute(

@@ -84,6 +84,7 @@ class Db:
             charset="utf8mb4",
             connect_timeout=10,
             local_infile=self.local_infile,
+            **self.settings.tls_options(),
         )
         with self.conn.cursor() as cur:
             cur.execute("SET SESSION sql_mode = %s", (self.sql_mode,))
