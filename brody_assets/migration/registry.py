@@ -156,8 +156,10 @@ class MigrationOptions:
     ``"stream"``. ``batch_rows``: rows per transaction for SQL tables; ``blob_batch_rows`` for
     the Python-transform tables; ``sessid_chunk``: session ids per chunk. ``transform_workers``:
     processes for the Python transforms (0 = one per CPU; 1 = in the calling process).
-    ``load_connections``: connections that load behavior events at once (the server loads each
-    on its own thread; 1 = the run's one connection).
+    ``pool_min_rows``: batches of fewer rows are transformed in the calling process (forking the
+    pool and shipping the rows costs more than an incremental run's few sessions).
+    ``load_connections``: connections that write the Python-transform tables' batches at once
+    (the server writes each on its own thread; 1 = the run's one connection).
     """
 
     excluded_contact_ids: tuple[int, ...] = (53, 59, 97)
@@ -173,6 +175,7 @@ class MigrationOptions:
     batch_rows: int = 30_000
     blob_batch_rows: int = 500
     transform_workers: int = 0
+    pool_min_rows: int = 256
     load_connections: int = 2
     sessid_chunk: int = 1000
     lock_timeout_s: int = 600
@@ -187,8 +190,8 @@ class MigrationOptions:
             raise ValueError("days_back must be >= 0 and batch sizes >= 1")
         if self.transform_workers < 0:
             raise ValueError("transform_workers must be >= 0 (0: one per CPU)")
-        if self.load_connections < 1:
-            raise ValueError("load_connections must be >= 1")
+        if self.load_connections < 1 or self.pool_min_rows < 1:
+            raise ValueError("load_connections and pool_min_rows must be >= 1")
 
     @property
     def since(self) -> dt.date:

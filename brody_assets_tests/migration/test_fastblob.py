@@ -641,6 +641,17 @@ def test_pool_keeps_order_and_runs_in_process_with_one_worker() -> None:
     assert TransformPool(1)._executor is None
 
 
+def test_batches_under_min_items_stay_in_process() -> None:
+    pool = TransformPool(2, min_items=50)
+    try:
+        assert pool.submit(_square_all, list(range(49)), _concat).result() == [x * x for x in range(49)]
+        assert pool._executor is None  # nothing forked for a small batch
+        assert pool.submit(_square_all, list(range(50)), _concat).result() == [x * x for x in range(50)]
+        assert pool._executor is not None
+    finally:
+        pool.close()
+
+
 def test_a_crashed_or_raising_worker_is_a_clear_error_and_the_pool_recovers() -> None:
     pool = TransformPool(2)
     try:
@@ -755,7 +766,7 @@ def test_engine_output_is_the_same_with_and_without_workers(engine_db) -> None:
         _reset_blob_tables(conn, settings)
         results = migrate(
             settings,
-            engine_db["options"](transform_workers=workers, blob_batch_rows=40),
+            engine_db["options"](transform_workers=workers, blob_batch_rows=40, pool_min_rows=8),
             tables=BLOB_TABLES,
         )
         assert all(r.new.invariant.holds for r in results)
@@ -785,7 +796,8 @@ def test_a_worker_crash_fails_the_run_without_a_partial_batch(engine_db, monkeyp
     crash = sessids[len(sessids) // 2]
     monkeypatch.setattr(f"{__name__}._CRASH_SESSID", crash)
     monkeypatch.setattr(blobs, "transform_parsed_events", _crash_in_a_worker)
-    options = engine_db["options"](transform_workers=2, blob_batch_rows=40, sessid_chunk=10**7)
+    options = engine_db["options"](transform_workers=2, blob_batch_rows=40, sessid_chunk=10**7,
+                                   pool_min_rows=8)
     with pytest.raises(
         TransformWorkerError, match="acquisition.parsed_events sessions .*BrokenProcessPool"
     ):

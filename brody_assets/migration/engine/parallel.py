@@ -99,8 +99,9 @@ class Pending(Generic[T]):
 class TransformPool:
     """A lazily forked pool of ``workers`` processes (``workers == 1``: run in this process)."""
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, min_items: int = MIN_PARALLEL_ITEMS) -> None:
         self.workers = resolve_workers(workers)
+        self.min_items = min_items  # fewer items are transformed in this process
         self._executor: ProcessPoolExecutor | None = None
 
     def _pool(self) -> ProcessPoolExecutor:
@@ -140,7 +141,7 @@ class TransformPool:
         ``fn`` must be a module-level function (it is pickled by name) that returns one result
         for a list of items; ``merge(results)`` gets the slices' results in item order.
         """
-        if self.workers <= 1 or len(items) < MIN_PARALLEL_ITEMS:
+        if self.workers <= 1 or len(items) < self.min_items:
             try:
                 return Pending(None, merge, value=fn(items))
             except Exception as error:  # noqa: BLE001 - re-raised by result(), like a worker's

@@ -77,7 +77,7 @@ def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
 def transform_pool(ctx: EngineContext) -> TransformPool:
     """The run's transform pool (created on first use, closed with the context)."""
     if ctx.transform_pool is None:
-        ctx.transform_pool = TransformPool(ctx.options.transform_workers)
+        ctx.transform_pool = TransformPool(ctx.options.transform_workers, ctx.options.pool_min_rows)
     return ctx.transform_pool
 
 
