@@ -1,7 +1,8 @@
 """Benchmark of the migration engine on the `lab` scale demo database (issue 4).
 
 Each figure is a ratio measured in this one run, on this machine:
-(a) full migration vs the floor: a plain server-side ``INSERT … SELECT`` of the same rows, i.e.
+(a) full migration vs the floor (the fastest of two runs of each): a plain server-side
+    ``INSERT … SELECT`` of the same rows, i.e.
     every row the full run wrote (shadow, new and behavior-event rows) copied into empty tables of
     the same definitions (also shown per kind of table, and against one plain copy of the legacy
     rows);
@@ -47,6 +48,7 @@ from brody_assets.legacy.catalog import LEGACY_TABLES  # noqa: E402
 
 PREFIX = "bm_"
 INCREMENTAL_TRIALS = 3
+FULL_RUNS = 2
 BLOB_TABLES = ("acquisition.session_protocol_data", "acquisition.parsed_events", "acquisition.behavior_event")
 
 
@@ -140,14 +142,27 @@ def main() -> None:
     settle(srv)
     with timed("(a') one plain copy of every legacy row", t):
         _, legacy_floor_rows = plain_copy(srv, PREFIX, legacy_tables(PREFIX))
-    settle(srv)
-    with timed("(a) full migration (server-side)", t):
+    # (a) the full run and its floor, each timed FULL_RUNS times (the same work from the same
+    # state), the fastest counted: noise on this VM (page cache reclaimed under us, CPU steal)
+    # only ever adds time
+    fulls, floors = [], []
+    for attempt in range(FULL_RUNS):
+        if attempt:
+            drop_prefix(srv, f"{PREFIX}new_")
+            drop_prefix(srv, f"{PREFIX}shadow_")
+            declare_tables(settings)
+        settle(srv)
+        started = time.perf_counter()
         results = run_engine(settings, full=True)
+        fulls.append((time.perf_counter() - started, results))
+        print(f"  (a) full migration (server-side), run {attempt + 1}: {fulls[-1][0]:.2f} s", flush=True)
+        settle(srv)
+        floors.append(plain_copy(srv, PREFIX, output_tables(settings)))
+        print(f"  (a) floor: INSERT … SELECT of the {floors[-1][1]:,} rows written, run {attempt + 1}: "
+              f"{sum(floors[-1][0].values()):.2f} s", flush=True)
+    t["(a) full migration (server-side)"], results = min(fulls, key=lambda x: x[0])
+    floor_per_table, floor_rows = min(floors, key=lambda x: sum(x[0].values()))
     per_table = {r.table: round(r.shadow.seconds + r.new.seconds, 2) for r in results}
-    settle(srv)
-    floor_per_table, floor_rows = plain_copy(srv, PREFIX, output_tables(settings))
-    print(f"  (a) floor: INSERT … SELECT of the {floor_rows:,} rows written: "
-          f"{sum(floor_per_table.values()):.2f} s", flush=True)
     migrated_rows = sum(r.new.invariant.migrated for r in results if r.new.invariant)
     water = next(r for r in results if r.table == "action.water")
     water_rows = water.new.invariant.migrated + water.new.invariant.quarantined
@@ -236,7 +251,7 @@ def main() -> None:
         "",
         "| figure | measured | ratio | target |",
         "|---|---|---|---|",
-        f"| (a) full migration vs plain `INSERT … SELECT` of the same rows (the {floor_rows:,} rows it wrote) | {full:.1f} s vs {floor:.1f} s | **{floor / full:.2f}** (floor/full) | ≥ 0.5 |",
+        f"| (a) full migration vs plain `INSERT … SELECT` of the same rows (the {floor_rows:,} rows it wrote); fastest of {FULL_RUNS} runs each (full: {', '.join(f'{x[0]:.1f}' for x in fulls)} s; floor: {', '.join(f'{sum(x[0].values()):.1f}' for x in floors)} s) | {full:.1f} s vs {floor:.1f} s | **{floor / full:.2f}** (floor/full) | ≥ 0.5 |",
         f"| (a′) the same full migration vs one plain copy of the legacy rows | {full:.1f} s vs {legacy_floor:.1f} s ({legacy_floor_rows:,} rows) | {legacy_floor / full:.2f} | (context) |",
         f"| (b) old approach (populate per row + per-row fallback) vs ours, water | {old_per_row * 1000:.2f} ms/row ({args.old_rows} rows, {json.dumps(old_counts)}) vs {new_per_row * 1000:.4f} ms/row ({water_rows:,} rows) | **{old_per_row / new_per_row:.0f}×** faster | ≥ 10× |",
         f"| (c) incremental after appending {added:,} rows ({added / legacy_rows:.2%}) vs full: median of {len(trials)} trials, each after its own append ({', '.join(f'{x[0]:.2f}' for x in trials)} s) | {inc_seconds:.2f} s ({inc_inserted:,} inserted) vs {full:.1f} s | **{inc_seconds / full:.1%}** of the full run | ≤ 2 % |",
