@@ -29,10 +29,11 @@ class EngineContext:
     staged_lookups: set[str] = field(default_factory=set)
     transform_pool: Any = None  # the Python transforms' process pool (pystage), closed with the context
     event_loader: Any = None  # behavior events' bulk writer (eventload.EventLoader), made on first use
-    writers: Any = None  # behavior events' write connections (writers.Writers), closed with the context
+    writers: Any = None  # the Python-transform tables' write connections (writers.Writers), closed with it
     windows: dict = field(default_factory=dict)  # the shadow stages' window batches (scope.plan)
     _new_columns: dict[str, list[str]] = field(default_factory=dict)
     _new_pk: dict[str, list[str]] = field(default_factory=dict)
+    _shadow_pk: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def mode(self) -> str:
@@ -73,10 +74,9 @@ class EngineContext:
 
     def shadow_pk(self, e: TableEntry) -> list[str]:
         """Primary-key columns of the shadow table (read from the server once per run)."""
-        key = f"shadow:{e.name}"
-        if key not in self._new_pk:
-            self._new_pk[key] = [c for c, k in self._columns(e, "shadow") if k == "PRI"]
-        return self._new_pk[key]
+        if e.name not in self._shadow_pk:
+            self._shadow_pk[e.name] = [c for c, k in self._columns(e, "shadow") if k == "PRI"]
+        return self._shadow_pk[e.name]
 
     def close(self) -> None:
         if self.transform_pool is not None:

@@ -377,7 +377,13 @@ def pack_dj0(obj: Any, compress: bool = True) -> bytes:
     else:
         raise Unsupported(f"top-level value of type {kind.__name__}")
     blob = _DJ0 + body
-    if compress and len(blob) > 1000:
+    return compress_dj0(blob) if compress else blob
+
+
+def compress_dj0(blob: bytes) -> bytes:
+    """What ``datajoint.blob.pack`` stores for the serialized ``blob``: its ``ZL123`` zlib form
+    (default level, so the bytes are DataJoint's) when it is over 1000 bytes and that is smaller."""
+    if len(blob) > 1000:
         compressed = _ZL + _q(len(blob)) + zlib.compress(blob)
         if len(compressed) < len(blob):
             return compressed

@@ -19,7 +19,6 @@ code below or declines (``None``), and then the Python code runs.
 from __future__ import annotations
 
 import struct
-import zlib
 
 from . import native
 from .fastblob import (
@@ -27,7 +26,6 @@ from .fastblob import (
     _DJ0,
     _MYM,
     _NONE,
-    _ZL,
     Unsupported,
     _f64,
     _hdr1,
@@ -40,6 +38,7 @@ from .fastblob import (
     _u32x4,
     _unwrap,
     char_units,
+    compress_dj0,
     struct_names,
     without_nul,
 )
@@ -170,19 +169,13 @@ def transcode_peh(data: bytes) -> bytes:
     blob = native.ext.peh_dj0(buf) if native.ext is not None else None
     if blob is None:
         blob = _dj0_blob(buf)
-    if len(blob) > 1000:
-        compressed = _ZL + _q(len(blob)) + zlib.compress(blob)
-        if len(compressed) < len(blob):
-            return compressed
-    return blob
+    return compress_dj0(blob)
 
 
 def _dj0_blob(buf: bytes) -> bytes:
     """The uncompressed ``dj0`` blob of the unwrapped legacy payload ``buf``."""
     try:
         names, trials = _trials(buf)
-    except Unsupported:
-        raise
     except (struct.error, IndexError, UnicodeDecodeError) as error:
         raise Unsupported(f"{type(error).__name__}: {error}") from error
     columns: list[tuple[str, list[bytes]]] = []
