@@ -123,3 +123,26 @@ def test_tables_declared_for_a_second_prefix_in_the_same_process(migrated, maria
     ensure_declared(settings)
     assert tables_declared(settings)
     assert tables_declared(migrated[0])
+
+
+def test_no_contact_has_an_empty_name(migrated, mariadb_server):
+    """Trailing commas in the demo's contact lists (manifest) give no contact named ''."""
+    settings = migrated[0]
+    with mariadb_server.admin_connect() as admin, admin.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM `{settings.legacy_schema_prefix}ratinfo`.rats WHERE contact LIKE '%%,'")
+        assert cursor.fetchone()[0] > 0, "the demo has no trailing-comma contact list to test"
+        for table in ("rats__contact", "rat_history__contact"):
+            for layer in (settings.new_prefix, settings.shadow_prefix):
+                cursor.execute(
+                    "SELECT table_name FROM information_schema.TABLES WHERE table_schema = %s "
+                    "AND table_name LIKE %s", (f"{layer}subject", f"%{table}")
+                )
+                (physical,) = cursor.fetchone()
+                cursor.execute(f"SELECT COUNT(*), SUM(TRIM(contact) = '') FROM `{layer}subject`.`{physical}`")
+                total, empty = cursor.fetchone()
+                assert total > 0 and not empty, (layer, table, total, empty)
+        cursor.execute(
+            f"SELECT COUNT(*) FROM `{settings.new_prefix}migration`.quarantine "
+            "WHERE table_name LIKE '%%contact' AND JSON_VALUE(legacy_key, '$.contact') = ''"
+        )
+        assert cursor.fetchone()[0] == 0

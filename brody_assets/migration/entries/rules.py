@@ -122,15 +122,24 @@ def unique_netid(alias: str) -> str:
     return f"IF({alias}.n = 1 AND {alias}.no_email = 0, {alias}.netid, NULL)"
 
 
+def contact_piece(column: str = "r.contact", position: str = "n.n") -> str:
+    """The ``position``-th comma-separated piece of a contact list, trimmed of white space."""
+    piece = f"SUBSTRING_INDEX(SUBSTRING_INDEX({column}, ',', {position}), ',', -1)"
+    return f"REGEXP_REPLACE({piece}, '^[[:space:]]+|[[:space:]]+$', '')"
+
+
 def split_contacts(table: str, id_col: str, extra: str) -> str:
-    """One row per comma-separated, trimmed piece of ``contact`` (blank lists give no rows)."""
-    piece = "SUBSTRING_INDEX(SUBSTRING_INDEX(r.contact, ',', n.n), ',', -1)"
+    """One row per comma-separated, trimmed piece of ``contact``.
+
+    Blank lists give no rows, and neither do empty pieces: a trailing, leading or doubled comma
+    (``'istone,kerlich,'``) names no contact (issue 13: they became contacts named '').
+    """
+    piece = contact_piece()
     return (
-        f"(SELECT DISTINCT r.`{id_col}`, {extra}, "
-        f"REGEXP_REPLACE({piece}, '^[[:space:]]+|[[:space:]]+$', '') AS contact "
+        f"(SELECT DISTINCT r.`{id_col}`, {extra}, {piece} AS contact "
         f"FROM {{L:{table}}} r JOIN {NUMBERS} n "
         f"ON n.n <= 1 + CHAR_LENGTH(r.contact) - CHAR_LENGTH(REPLACE(r.contact, ',', '')) "
-        f"WHERE r.contact REGEXP '[^[:space:]]') AS l"
+        f"WHERE r.contact REGEXP '[^[:space:]]' AND {piece} <> '') AS l"
     )
 
 
