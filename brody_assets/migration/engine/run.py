@@ -20,6 +20,7 @@ from brody_assets.migration.registry import MigrationOptions, TableEntry, select
 
 from . import ledger, pystage, sqlstage, staging
 from .context import EngineContext, Invariant, StageResult, TableResult, open_context
+from .drift import require_no_drift
 from .scope import plan
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ def to_shadow(ctx: EngineContext, e: TableEntry) -> StageResult:
     if e.kind == "computed":
         result.skipped = "computed table: no shadow layer"
         return result
+    require_no_drift(ctx.legacy, ctx.names.legacy_prefix, e)  # before any row is read or ledgered
     with ctx.db.lock(ctx.lock_name(e), ctx.options.lock_timeout_s):
         scope = plan(ctx.legacy, ctx.db, ctx.names, e, ctx.options, "shadow", ctx.windows)
         result.scope, result.batches = scope.describe(), len(scope.batches)
@@ -67,6 +69,7 @@ def to_new(ctx: EngineContext, e: TableEntry) -> StageResult:
     started, t0 = dt.datetime.now(dt.UTC).replace(tzinfo=None), time.perf_counter()
     result = StageResult(e.name, "new", ctx.mode)
     invariant = Invariant()
+    require_no_drift(ctx.legacy, ctx.names.legacy_prefix, e)  # the new stage reads legacy too
     with ctx.db.lock(ctx.lock_name(e), ctx.options.lock_timeout_s):
         scope = plan(ctx.legacy, ctx.db, ctx.names, e, ctx.options, "new", ctx.windows)
         result.scope, result.batches = scope.describe(), len(scope.batches)
