@@ -1,7 +1,9 @@
 """Entry points: :func:`to_shadow` and :func:`to_new` per table (the Dagster assets call these),
 :func:`migrate` for a whole run, :func:`declare_tables` to create the schemas.
 
-Each stage holds the table's named lock for its whole duration (overlapping runs wait, they
+Each stage first compares the legacy columns it reads with the legacy server's
+(:mod:`.drift`): a missing or retyped column raises before any row is read or ledgered. Each
+stage then holds the table's named lock for its whole duration (overlapping runs wait, they
 never interleave on one table), plans its scope (:mod:`.scope`), processes batch after batch
 (one transaction each) and records a ``run_log`` row. The new-table stage also cleans the
 ledger of rows that migrated or left legacy, counts the invariant per batch and, when done,
