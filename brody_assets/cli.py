@@ -6,6 +6,7 @@
     brody-assets materialize            observe the legacy tables and materialize every asset
     brody-assets integrity [--run]      the integrity report (every check, failing since when)
     brody-assets config                 show the configuration (passwords hidden)
+    brody-assets doctor                 is this site ready to migrate? (read-only checks)
 """
 
 from __future__ import annotations
@@ -134,6 +135,15 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from brody_assets.doctor import report, run_doctor
+
+    lines, status = report(run_doctor(_settings()))
+    for line in lines:
+        print(line)
+    return status
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="brody-assets", description=__doc__.split("\n\n")[0])
     sub = top.add_subparsers(dest="command", required=True)
@@ -161,6 +171,10 @@ def parser() -> argparse.ArgumentParser:
     integrity.set_defaults(func=cmd_integrity)
     config = sub.add_parser("config", help="show the configuration (passwords hidden)")
     config.set_defaults(func=cmd_config)
+    doctor = sub.add_parser(
+        "doctor", help="check connections, grants, legacy schema drift, server settings and drives (no writes)"
+    )
+    doctor.set_defaults(func=cmd_doctor)
     return top
 
 

@@ -136,6 +136,7 @@ _SENTINEL = "LEGACY__"  # legacy prefix used when rendering an entry's SQL for a
 _BOUND = re.compile(rf"`{_SENTINEL}(\w+)`\.`(\w+)`(?:\s+AS)?\s+(\w+)", re.IGNORECASE)
 _REFERENCE = re.compile(r"(?<![\w`.])([A-Za-z_]\w*)\.`?([A-Za-z_]\w*)`?")
 _PLAIN_SELECT = re.compile(rf"SELECT\s+([\w`]+(?:\s*,\s*[\w`]+)*)\s+FROM\s+`{_SENTINEL}(\w+)`\.`(\w+)`", re.IGNORECASE)
+_TARGETS = re.compile(r"\{[SN](?::[A-Za-z_.]+)?\}")
 _NOT_ALIASES = {
     "where", "join", "left", "right", "inner", "outer", "on", "group", "order", "limit", "union",
     "having", "straight_join", "cross", "natural", "using", "for", "lock",
@@ -151,7 +152,10 @@ def entry_sql(e: TableEntry) -> list[str]:
     texts = [e.source, shadow, *e.joins, *e.columns.values(), *(m[2] for m in e.match),
              *(r.predicate for r in e.rejects), *(r.detail for r in e.rejects),
              *(p.legacy_id for p in e.parents)]
-    return [names.render(t, e, MigrationOptions()) for t in texts if t]
+    # this entry's and other entries' shadow/new tables are not legacy: any name will do (and
+    # naming them would import DataJoint, which the read-only doctor must not load)
+    texts = [_TARGETS.sub("`TARGET__`.`table`", t) for t in texts if t]
+    return [names.render(t, e, MigrationOptions()) for t in texts]
 
 
 def _bindings(e: TableEntry, texts: Iterable[str]) -> dict[str, str]:

@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass
 
 from brody_assets.migration.registry import MigrationOptions, TableEntry, entry
-from brody_assets.migration.schemas.naming import TABLE_NAMES
 
 PLACEHOLDER = re.compile(r"\{(L|S|N|excluded_contacts|alias)(?::([A-Za-z_.]+))?\}")
 
@@ -50,6 +49,8 @@ class Names:
         return f"`{self.legacy_prefix}{schema}`.`{name}`"
 
     def table(self, layer: str, e: TableEntry) -> str:
+        from brody_assets.migration.schemas.naming import TABLE_NAMES  # DataJoint: only when needed
+
         prefix = self.new_prefix if layer == "new" else self.shadow_prefix
         return f"`{prefix}{e.family}`.`{TABLE_NAMES[(layer, e.family, e.new_class)]}`"
 
