@@ -2,7 +2,8 @@
 # Command 1: set everything up on a fresh Debian machine and run the main job.
 #   bash scripts/setup.sh [--scale small|lab] [--ui]
 # Creates .venv, installs the package, installs mariadb-server if missing, starts the project's own
-# server (.brody/mariadb, 127.0.0.1), builds the demo legacy database and drives, materializes the
+# server (.brody/mariadb, 127.0.0.1), builds the demo legacy database and drives, runs
+# `brody-assets doctor` (stops here on a blocker), materializes the
 # graph, prints a summary; with --ui, then serves the Dagster UI on http://127.0.0.1:3000.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -28,6 +29,8 @@ say "starting the project's MariaDB server"
 "$VENV/bin/brody-assets" db start
 say "building the demo legacy database ($SCALE) and demo drives"
 "$VENV/bin/brody-assets" demo build --scale "$SCALE"
+say "checking the site before the first migration (read-only)"
+"$VENV/bin/brody-assets" doctor
 say "materializing the asset graph"
 "$VENV/bin/brody-assets" materialize
 if [ "$UI" = 1 ]; then

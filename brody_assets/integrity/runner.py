@@ -43,6 +43,7 @@ from brody_assets.integrity.declarations import (
     schema_for,
     unformat,
 )
+from brody_assets.integrity.ledger_fallback import tolerate_missing_ledger
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ def run_checks(
         declarations = [d for d in declarations if d.name in wanted or d.key in wanted]
     if not declarations:
         return []
+    declarations = tolerate_missing_ledger(declarations, settings)  # before the first migration
     today = today or date.today()
     secrets = [s.password.reveal() for s in (settings.database, settings.legacy)]
     gx = _import_gx()
