@@ -1,7 +1,9 @@
 """Shared fixtures: the project's real MariaDB server, admin connections and isolated schema prefixes.
 
-Tests run against a project-managed server in ``.brody/test-server`` (port ``BRODY_TEST_DB_PORT``,
-default 33317), started on first use and left running for the next test run. Every test that
+Tests run against a project-managed server in ``.brody/test-server`` (``BRODY_TEST_DB_HOME``),
+started on first use and left running for the next test run. Its port is ``BRODY_TEST_DB_PORT``
+when set; otherwise a free port chosen once and recorded in ``<home>/port``, so the next run finds
+the still-running server, and two checkouts on one machine never collide. Every test that
 creates schemas does so under a fresh prefix, and those schemas are dropped at teardown.
 """
 
@@ -10,7 +12,8 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
-from collections.abc import Callable, Iterator
+import socket
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pymysql
@@ -20,7 +23,40 @@ from brody_assets.config import PROJECT_ROOT, DatabaseSettings, Secret, Settings
 from brody_assets.db import MariaDBServer
 
 TEST_SERVER_HOME = Path(os.environ.get("BRODY_TEST_DB_HOME", PROJECT_ROOT / ".brody" / "test-server"))
-TEST_SERVER_PORT = int(os.environ.get("BRODY_TEST_DB_PORT", "33317"))
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def choose_test_port(home: Path, env: Mapping[str, str]) -> int:
+    """The test server's port: ``BRODY_TEST_DB_PORT``; else the running server's in ``home``; else
+    the port recorded in ``<home>/port`` if still free; else a new free port (then recorded)."""
+    if env.get("BRODY_TEST_DB_PORT"):
+        return int(env["BRODY_TEST_DB_PORT"])
+    record = home / "port"
+    recorded = int(record.read_text().strip()) if record.is_file() else None
+    server = MariaDBServer(home, recorded or 0)
+    if server.is_running():
+        running = server._running_port()
+        if running:
+            return running
+    if recorded and _port_is_free(recorded):
+        return recorded
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    home.mkdir(parents=True, exist_ok=True)
+    record.write_text(f"{port}\n")
+    return port
+
+
+TEST_SERVER_PORT = choose_test_port(TEST_SERVER_HOME, os.environ)
 TEST_ADMIN_USER = "brody_test_admin"
 TEST_ADMIN_PASSWORD = "brody-test-admin"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
