@@ -148,3 +148,22 @@ def test_a_wrong_password_names_account_host_port_and_key(site, mariadb_server):
     assert f"{db.user}@{db.host}:{db.port}" in fail and "access denied" in fail, done.stdout
     assert "'database.password'" in done.stdout and "DJ_PASS" in done.stdout
     assert "legacy connection" in done.stdout and _lines(done.stdout, "OK")  # the legacy side still checked
+
+
+def test_write_rights_through_a_default_role_are_seen(site, mariadb_server):
+    settings, home = site
+    role = f"{settings.legacy.user}_writer"
+    who = f"'{settings.legacy.user}'@'127.0.0.1'"
+    with mariadb_server.admin_connect() as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE ROLE `{role}`")
+        cur.execute(f"GRANT DELETE ON `{settings.legacy_schema_prefix}bdata`.* TO `{role}`")
+        cur.execute(f"GRANT `{role}` TO {who}")
+        cur.execute(f"SET DEFAULT ROLE `{role}` FOR {who}")
+        try:
+            done = _doctor(settings, home, mariadb_server)
+        finally:
+            cur.execute(f"SET DEFAULT ROLE NONE FOR {who}")
+            cur.execute(f"DROP ROLE `{role}`")
+    assert done.returncode == 0, done.stdout
+    (warn,) = _lines(done.stdout, "WARN")
+    assert "LEGACY ACCOUNT CAN WRITE" in warn and "DELETE" in warn, done.stdout
