@@ -47,6 +47,21 @@ class RunReport:
         return out
 
 
+def failure_messages(result) -> list[str]:
+    """One message per failed step: the step and its root cause (e.g. the drifted legacy column),
+    not Dagster's wrapper ("Error occurred while executing op ...")."""
+    messages = []
+    for event in result.all_events:
+        error = getattr(event.event_specific_data, "error", None) if event.is_failure else None
+        if error is None:
+            continue
+        while error.cause is not None:
+            error = error.cause
+        text = error.message.strip()
+        messages.append(f"{event.step_key}: {text}" if event.step_key else text)
+    return messages
+
+
 def materialize_all(jobs: tuple[str, ...] = MAIN_JOBS, log_level: str = "WARNING") -> RunReport:
     from dagster import AssetKey, DagsterInstance
 
@@ -64,11 +79,7 @@ def materialize_all(jobs: tuple[str, ...] = MAIN_JOBS, log_level: str = "WARNING
         report.runs.append((name, result.run_id, result.success))
         if not result.success:
             report.ok = False
-            for event in result.all_events:
-                if event.is_failure and event.event_specific_data is not None:
-                    error = getattr(event.event_specific_data, "error", None)
-                    if error is not None:
-                        report.errors.append(error.message.strip())
+            report.errors.extend(failure_messages(result))
     for table in LEGACY_TABLES:
         key = AssetKey(table.asset_path)
         records = instance.fetch_observations(key, limit=1).records

@@ -17,6 +17,7 @@ from dagster import DagsterInstance, Definitions, in_process_executor
 from brody_assets.db import bootstrap
 from brody_assets.migration.assets import migration_definitions
 from brody_assets.resources import MigrationResource
+from brody_assets.run import failure_messages
 from brody_assets_tests.conftest import make_settings, write_config
 
 END = dt.date(2026, 11, 20)
@@ -134,6 +135,9 @@ def test_a_drifted_legacy_column_fails_the_shadow_asset_and_touches_nothing(
             assert set(failures) == {"shadow__action__water"}, failures
             message = failures["shadow__action__water"]
             assert "`water`" in message and f"`{column}`" in message and says in message, message
+            # what `brody-assets materialize` prints: the step and the drift, not Dagster's wrapper
+            (printed,) = [m for m in failure_messages(result) if m.startswith("shadow__action__water")]
+            assert f"`{column}`" in printed and "LegacyDriftError" in printed, printed
             done = _materialized(result)
             assert "shadow/action/water" not in done and "migrated/action/water" not in done
             assert {"migrated/action/mass", "migrated/subject/rats", "migrated/acquisition/behavior_event"} <= done
