@@ -16,7 +16,7 @@ runs ``SELECT``, ``SHOW`` and session-level ``SET SESSION`` statements. No Dagst
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,6 +177,12 @@ def _drift(conn: _Conn, settings: Settings) -> list[Finding]:
         columns = sum(len(c) for c in LEGACY_TYPES.values())
         return [Finding("OK", "legacy schema", f"{tables} tables, {columns} columns as the migration reads them "
                         f"(schema prefix '{settings.legacy_schema_prefix}')")]
+    if len([p for p in problems if p.column is None]) == len(LEGACY_TYPES):
+        return [Finding("FAIL", "legacy schema", f"none of the {len(LEGACY_TYPES)} legacy tables the migration reads "
+                        f"is visible under schema prefix '{settings.legacy_schema_prefix}' (e.g. "
+                        f"`{settings.legacy_schema_prefix}ratinfo`.`rats`)",
+                        "check 'custom.legacy.schema_prefix' (BRODY_LEGACY_SCHEMA_PREFIX) and the legacy "
+                        "account's SELECT grants")]
     fix = ("check 'custom.legacy.schema_prefix' and the account's SELECT grants" if all(p.column is None for p in problems)
            else "restore the legacy column, or update the registry entry and LEGACY_TYPES (brody_assets/migration/reads.py)")
     return [Finding("FAIL", "legacy schema", p.describe(settings.legacy_schema_prefix), fix) for p in problems]
@@ -257,18 +263,34 @@ def run_doctor(settings: Settings) -> list[Finding]:
     findings.append(found)
     legacy, found = _connect(settings.legacy, "legacy", LEGACY_KEYS, source)
     findings.append(found)
+    checks: list[tuple[str, Callable[[], Finding | list[Finding]]]] = []
+    if pipeline:
+        checks += [
+            ("pipeline TLS", lambda: _tls(settings.database, pipeline, "pipeline", "database")),
+            ("pipeline server version", lambda: _version(pipeline, "pipeline")),
+            ("pipeline grants", lambda: _pipeline_grants(pipeline, settings)),
+            ("pipeline sql_mode", lambda: _sql_mode(pipeline, "pipeline", STRICT_MODE)),
+        ]
+    if legacy:
+        checks += [
+            ("legacy TLS", lambda: _tls(settings.legacy, legacy, "legacy", "custom.legacy.database")),
+            ("legacy server version", lambda: _version(legacy, "legacy")),
+            ("legacy grants", lambda: _legacy_grants(legacy, settings)),
+            ("legacy schema", lambda: _drift(legacy, settings)),
+            ("legacy sql_mode", lambda: _sql_mode(legacy, "legacy", PERMISSIVE_MODE)),
+        ]
+    if pipeline and legacy and _same_server(settings):
+        checks.append(("pipeline reads legacy", lambda: _pipeline_reads_legacy(pipeline, settings)))
+    if pipeline and legacy:
+        checks.append(("max_allowed_packet", lambda: _packets(pipeline, legacy, settings)))
     try:
-        if pipeline:
-            findings += [_tls(settings.database, pipeline, "pipeline", "database"), _version(pipeline, "pipeline"),
-                         _pipeline_grants(pipeline, settings), _sql_mode(pipeline, "pipeline", STRICT_MODE)]
-        if legacy:
-            findings += [_tls(settings.legacy, legacy, "legacy", "custom.legacy.database"), _version(legacy, "legacy"),
-                         _legacy_grants(legacy, settings), *_drift(legacy, settings),
-                         _sql_mode(legacy, "legacy", PERMISSIVE_MODE)]
-        if pipeline and legacy and _same_server(settings):
-            findings.append(_pipeline_reads_legacy(pipeline, settings))
-        if pipeline and legacy:
-            findings += _packets(pipeline, legacy, settings)
+        for topic, check in checks:
+            try:
+                found = check()
+            except pymysql.MySQLError as error:  # a query the account may not run: say so, go on
+                found = Finding("FAIL", topic, f"cannot be checked: {error.args[-1] if error.args else error}",
+                                "give the account the rights to read information_schema and its own grants")
+            findings += found if isinstance(found, list) else [found]
     finally:
         for conn in (pipeline, legacy):
             if conn:

@@ -167,3 +167,12 @@ def test_write_rights_through_a_default_role_are_seen(site, mariadb_server):
     assert done.returncode == 0, done.stdout
     (warn,) = _lines(done.stdout, "WARN")
     assert "LEGACY ACCOUNT CAN WRITE" in warn and "DELETE" in warn, done.stdout
+
+
+def test_a_wrong_legacy_prefix_is_one_clear_blocker(site, mariadb_server):
+    settings, home = site
+    done = _doctor(dataclasses.replace(settings, legacy_schema_prefix="nosuch_"), home, mariadb_server)
+    assert done.returncode == 1
+    (schema,) = [line for line in _lines(done.stdout, "FAIL") if "legacy schema" in line]
+    assert "none of the 19 legacy tables" in schema and "'nosuch_'" in schema, done.stdout
+    assert "custom.legacy.schema_prefix" in done.stdout
