@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-
-import pytest
+from pathlib import Path
 
 from brody_assets.config import DatabaseSettings, Secret, Settings
-from brody_assets.drives_check import blocking_drive_problems, check_drive_roots
+from brody_assets.drives_check import blocking_drive_problems, check_drive_roots, check_root
 
 
 def _settings(archive, cup) -> Settings:
@@ -43,12 +42,56 @@ def test_a_file_and_an_empty_mount_point(tmp_path):
     assert "empty" in problems["cup"].problem and not problems["cup"].blocking
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every folder")
-def test_an_unreadable_root(tmp_path):
-    locked = _drive(tmp_path / "locked")
-    locked.chmod(0)
+def _check_as_nobody(path):
+    """check_root run in a child process that has dropped to the unprivileged user ``nobody``.
+
+    Root reads every folder, and CI runs as root: the child gives up root first, so the
+    permission check meets the kernel's real answer instead of being skipped.
+    """
+    import pwd
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: drop privileges, check, report, exit without running pytest's teardown
+        code = 0
+        try:
+            os.close(read_end)
+            nobody = pwd.getpwnam("nobody")
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+            problem = check_root("archive", path)
+            os.write(write_end, (problem.problem if problem else "no problem").encode())
+        except BaseException as error:  # noqa: BLE001 - reported to the parent
+            os.write(write_end, f"child failed: {error!r}".encode())
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        text = pipe.read()
+    os.waitpid(pid, 0)
+    return text
+
+
+def test_an_unreadable_root():
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="brody-drive-"))  # under /tmp, traversable by everyone
     try:
-        (problem,) = check_drive_roots(_settings(locked, _drive(tmp_path / "cup")))
-        assert "cannot be read" in problem.problem
-    finally:
+        base.chmod(0o755)
+        locked = _drive(base / "locked")
+        locked.chmod(0)
+        if os.geteuid() == 0:
+            text = _check_as_nobody(locked)
+        else:
+            problem = check_root("archive", locked)
+            text = problem.problem if problem else "no problem"
+        assert "cannot be read" in text, text
         locked.chmod(0o755)
+        assert check_root("archive", locked) is None  # the same folder, readable again: no problem
+    finally:
+        import shutil
+
+        (base / "locked").chmod(0o755)
+        shutil.rmtree(base)
