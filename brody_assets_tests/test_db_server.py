@@ -126,3 +126,103 @@ def test_running_server_on_another_port_is_reported(tmp_path):
             other.start()
     finally:
         server.stop()
+
+
+# -- locked down (issue 10.1) -------------------------------------------------------------------
+def _tcp_login(port: int, user: str, password: str = "") -> pymysql.Connection:
+    return pymysql.connect(host="127.0.0.1", port=port, user=user, password=password, connect_timeout=5)
+
+
+def test_root_over_tcp_without_password_is_refused(mariadb_server):
+    for user in {"root", mariadb_server.admin_user, mariadb_server.server_user}:
+        with pytest.raises(pymysql.err.OperationalError) as refused:
+            _tcp_login(mariadb_server.port, user)
+        assert refused.value.args[0] in (1045, 1130, 1698), refused.value
+    with mariadb_server.admin_connect() as conn, conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT User, Host FROM mysql.user WHERE User = '' OR (User = 'root' AND Host <> 'localhost')"
+        )
+        assert cursor.fetchall() == ()
+        cursor.execute("SELECT plugin FROM mysql.user WHERE User = 'root'")
+        assert [row[0] for row in cursor.fetchall()] == ["unix_socket"]
+
+
+def test_outfile_outside_secure_file_priv_is_refused(mariadb_server, tmp_path):
+    outside = tmp_path / "stolen.txt"
+    with mariadb_server.admin_connect() as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT @@secure_file_priv")
+        assert cursor.fetchone()[0].rstrip("/") == str(mariadb_server.files_dir)
+        with pytest.raises(pymysql.err.MySQLError, match="secure-file-priv") as refused:
+            cursor.execute("SELECT User FROM mysql.user INTO OUTFILE %s", (str(outside),))
+        assert refused.value.args[0] == 1290
+        with pytest.raises(pymysql.err.MySQLError, match="secure-file-priv"):
+            cursor.execute("SELECT LOAD_FILE('/etc/passwd') IS NULL INTO OUTFILE '/tmp/x'")
+    assert not outside.exists()
+
+
+def test_server_runs_as_mysql_where_the_os_allows(mariadb_server):
+    import os
+    import pwd
+
+    owner = pwd.getpwuid(os.stat(f"/proc/{mariadb_server.pid()}").st_uid).pw_name
+    assert owner == mariadb_server.server_user
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("mysql")
+        except KeyError:
+            pytest.skip("this OS has no 'mysql' user: the server runs as the user that starts it")
+        assert owner == "mysql"
+        assert pwd.getpwuid(mariadb_server.datadir.stat().st_uid).pw_name == "mysql"
+    assert mariadb_server.home.stat().st_mode & 0o007 == 0  # other OS users cannot reach the socket
+
+
+def test_a_data_directory_initialised_the_old_way_is_fixed_on_start(tmp_path):
+    """Before the lockdown: root with an empty password over TCP, no secure_file_priv. A server
+    still running that way is restarted locked down; its data (a schema) survives."""
+    import getpass
+    import subprocess
+    import time
+
+    from brody_assets.db.server import _binary
+
+    home = tmp_path / "old"
+    home.mkdir()
+    subprocess.run(
+        [_binary("mariadb-install-db"), f"--datadir={home / 'data'}", "--auth-root-authentication-method=normal",
+         f"--user={getpass.getuser()}", "--skip-test-db"],
+        check=True, capture_output=True,
+    )
+    port = _free_port()
+    old = subprocess.Popen(
+        [_binary("mariadbd"), f"--datadir={home / 'data'}", f"--socket={home / 'mysqld.sock'}",
+         f"--port={port}", "--bind-address=127.0.0.1", f"--user={getpass.getuser()}",
+         f"--pid-file={home / 'mysqld.pid'}", f"--log-error={home / 'error.log'}", "--skip-log-bin"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    server = MariaDBServer(home, port)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                conn = _tcp_login(port, "root")
+                break
+            except pymysql.MySQLError:
+                assert time.monotonic() < deadline, "the old-style server did not start"
+                time.sleep(0.3)
+        with conn, conn.cursor() as cursor:  # the hole, as it was
+            cursor.execute("CREATE DATABASE kept_data")
+            cursor.execute("SELECT @@secure_file_priv")
+            assert not cursor.fetchone()[0]
+        server.start()
+        assert old.wait(timeout=60) == 0  # the unsafe server was stopped and replaced
+        with pytest.raises(pymysql.err.OperationalError):
+            _tcp_login(port, "root")
+        with server.admin_connect() as admin, admin.cursor() as cursor:
+            cursor.execute("SHOW DATABASES LIKE 'kept_data'")
+            assert cursor.fetchall() == (("kept_data",),)
+            cursor.execute("SELECT @@secure_file_priv")
+            assert cursor.fetchone()[0].rstrip("/") == str(server.files_dir)
+    finally:
+        server.stop()
+        if old.poll() is None:
+            old.kill()
