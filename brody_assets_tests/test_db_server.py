@@ -226,3 +226,103 @@ def test_a_data_directory_initialised_the_old_way_is_fixed_on_start(tmp_path):
         server.stop()
         if old.poll() is None:
             old.kill()
+
+
+# -- grants that cannot widen (issue 10.2, 13.3) ---------------------------------------------------
+def _accounts(admin, user: str) -> list[str]:
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT Host FROM mysql.user WHERE User = %s ORDER BY Host", (user,))
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.parametrize("prefix", ["", "%", "a%", "_", "x`y", "it's_"])
+def test_bootstrap_refuses_an_empty_or_wildcard_prefix(mariadb_server, unique_prefix, prefix):
+    settings = make_settings(mariadb_server, unique_prefix).with_overrides(new_prefix=prefix)
+    with mariadb_server.admin_connect() as admin:
+        with pytest.raises(BootstrapError, match="refusing to bootstrap: 'custom.database.prefix'"):
+            bootstrap(admin, settings)
+        assert _accounts(admin, settings.database.user) == []
+        assert _accounts(admin, settings.legacy.user) == []
+
+
+def test_pipeline_grants_are_the_exact_schemas(mariadb_server, unique_prefix):
+    from brody_assets.db.grants import pipeline_schemas
+
+    settings = make_settings(mariadb_server, unique_prefix)
+    with mariadb_server.admin_connect() as admin, admin.cursor() as cursor:
+        # an account left by an older, wider bootstrap: a wildcard grant and a global one
+        cursor.execute("CREATE USER %s@'127.0.0.1' IDENTIFIED BY 'old'", (settings.database.user,))
+        wide = unique_prefix.replace("_", "\\_") + "%"
+        cursor.execute(f"GRANT ALL PRIVILEGES ON `{wide}`.* TO '{settings.database.user}'@'127.0.0.1'")
+        cursor.execute("GRANT SELECT ON *.* TO %s@'127.0.0.1'", (settings.database.user,))
+        bootstrap(admin, settings)
+        cursor.execute("SHOW GRANTS FOR %s@'127.0.0.1'", (settings.database.user,))
+        granted = "\n".join(row[0] for row in cursor.fetchall())
+    assert wide not in granted and "SELECT ON *.*" not in granted
+    pipe = pymysql.connect(host="127.0.0.1", port=mariadb_server.port, user=settings.database.user,
+                           password=settings.database.password.reveal(), autocommit=True)
+    with pipe, pipe.cursor() as cursor:
+        for schema in pipeline_schemas(settings):  # every schema the pipeline uses
+            cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{schema}`")
+        for other in (f"{settings.new_prefix}other", f"{settings.new_prefix}labx", f"{unique_prefix}x",
+                      "mysql"):
+            with pytest.raises(pymysql.err.OperationalError, match="denied"):
+                cursor.execute(f"CREATE DATABASE `{other}`")
+        with pytest.raises(pymysql.err.OperationalError, match="denied"):
+            cursor.execute("SELECT COUNT(*) FROM mysql.global_priv")
+        with pytest.raises(pymysql.err.OperationalError, match="denied"):
+            cursor.execute("DROP DATABASE mysql")
+
+
+def test_legacy_elsewhere_creates_no_legacy_schema_or_account_on_the_pipeline_server(
+    mariadb_server, unique_prefix
+):
+    from brody_assets.config import DatabaseSettings
+
+    base = make_settings(mariadb_server, unique_prefix)
+    settings = base.with_overrides(
+        legacy=DatabaseSettings("bdata00.example.org", 3306, base.legacy.user, base.legacy.password)
+    )
+    with mariadb_server.admin_connect() as admin, admin.cursor() as cursor:
+        bootstrap(admin, settings)
+        assert _accounts(admin, settings.legacy.user) == []
+        assert _accounts(admin, settings.database.user) == ["127.0.0.1", "localhost"]
+        cursor.execute("SHOW DATABASES LIKE %s", (unique_prefix.replace("_", "\\_") + "%",))
+        assert cursor.fetchall() == ()
+        cursor.execute("SHOW GRANTS FOR %s@'127.0.0.1'", (settings.database.user,))
+        assert "bdata" not in "\n".join(row[0] for row in cursor.fetchall())
+        # the same bootstrap on the legacy server: only the read-only account, no schema created
+        bootstrap(admin, settings, server="legacy")
+        assert _accounts(admin, settings.legacy.user) == ["127.0.0.1", "localhost"]
+        cursor.execute("SHOW DATABASES LIKE %s", (unique_prefix.replace("_", "\\_") + "%",))
+        assert cursor.fetchall() == ()
+
+
+def test_write_privileges_through_roles_default_or_not(mariadb_server, unique_prefix):
+    settings = make_settings(mariadb_server, unique_prefix)
+    role, nested = f"{unique_prefix}writer", f"{unique_prefix}deleter"
+    with mariadb_server.admin_connect() as admin, admin.cursor() as cursor:
+        bootstrap(admin, settings)
+        cursor.execute(f"CREATE ROLE `{role}`")
+        cursor.execute(f"CREATE ROLE `{nested}`")
+        try:
+            cursor.execute(f"GRANT DELETE ON `{settings.legacy_schema('bdata')}`.* TO `{nested}`")
+            cursor.execute(f"GRANT `{nested}` TO `{role}`")
+            cursor.execute(f"GRANT `{role}` TO %s@'127.0.0.1'", (settings.legacy.user,))
+            ro = pymysql.connect(host="127.0.0.1", port=mariadb_server.port, user=settings.legacy.user,
+                                 password=settings.legacy.password.reveal())
+            with ro:  # a role the account may SET ROLE to, not even its default
+                assert any("DELETE" in p and "through role" in p for p in write_privileges(ro))
+            cursor.execute(f"SET DEFAULT ROLE `{role}` FOR %s@'127.0.0.1'", (settings.legacy.user,))
+            ro = pymysql.connect(host="127.0.0.1", port=mariadb_server.port, user=settings.legacy.user,
+                                 password=settings.legacy.password.reveal())
+            with ro:
+                assert any("DELETE" in p for p in write_privileges(ro))
+            bootstrap(admin, settings)  # bootstrap takes the role away again
+            ro = pymysql.connect(host="127.0.0.1", port=mariadb_server.port, user=settings.legacy.user,
+                                 password=settings.legacy.password.reveal())
+            with ro:
+                assert write_privileges(ro) == []
+        finally:
+            cursor.execute(f"DROP ROLE IF EXISTS `{role}`")
+            cursor.execute(f"DROP ROLE IF EXISTS `{nested}`")
