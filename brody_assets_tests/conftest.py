@@ -169,6 +169,7 @@ def write_config(settings: Settings, path: Path) -> Path:
             "legacy.database.user": settings.legacy.user,
             "legacy.database.password": settings.legacy.password.reveal(),
             "legacy.schema_prefix": settings.legacy_schema_prefix,
+            "legacy.allow_writable_account": settings.legacy_allow_writable,
             "ephys_root_data_dir": [str(settings.archive_root or ""), str(settings.cup_root or "")],
         },
     }
