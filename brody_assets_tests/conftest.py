@@ -23,6 +23,12 @@ TEST_SERVER_HOME = Path(os.environ.get("BRODY_TEST_DB_HOME", PROJECT_ROOT / ".br
 TEST_SERVER_PORT = int(os.environ.get("BRODY_TEST_DB_PORT", "33317"))
 TEST_ADMIN_USER = "brody_test_admin"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+# the columns of __behavior_event (spec §2.21), for scratch tables of the event writer's tests
+EVENTS_TABLE_DDL = (
+    "sessid int NOT NULL, id_event int NOT NULL, trial int NOT NULL, event_type varchar(16) NOT NULL, "
+    "event_name varchar(32) NOT NULL, entry_num int NOT NULL, in_time double, out_time double, "
+    "PRIMARY KEY (sessid, id_event)"
+)
 
 
 def admin_password_for(server: MariaDBServer) -> str:
