@@ -92,13 +92,19 @@ def summarize_failures(causes: dict[str, list[str]]) -> list[str]:
     return lines
 
 
-def _warnings(instance, run_id: str) -> list[str]:
-    """The warnings the run's own code logged (not Dagster's events), each once."""
+def _warnings(instance, run_id: str, width: int = 500) -> list[str]:
+    """The warnings (and logged errors) of the run's own code, not Dagster's events, each once and
+    on one line (the first line of the message, cut at ``width``; the whole is in the event log)."""
     found: list[str] = []
     for entry in instance.all_logs(run_id):
-        message = entry.user_message
-        if entry.dagster_event is None and entry.level >= logging.WARNING and message and message not in found:
-            found.append(message)
+        if entry.dagster_event is not None or entry.level < logging.WARNING or not entry.user_message:
+            continue
+        line = entry.user_message.strip().splitlines()[0]
+        line = line if len(line) <= width else line[: width - 1] + "…"
+        if entry.level >= logging.ERROR:
+            line = f"(logged as an error) {line}"
+        if line not in found:
+            found.append(line)
     return found
 
 
