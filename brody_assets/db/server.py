@@ -70,9 +70,10 @@ class ServerStatus:
     socket: Path
     datadir: Path
     initialized: bool
+    user: str = ""
 
     def describe(self) -> str:
-        state = f"running (pid {self.pid})" if self.running else "stopped"
+        state = f"running (pid {self.pid}, as OS user {self.user})" if self.running else "stopped"
         return (
             f"MariaDB {state}: 127.0.0.1:{self.port}, socket {self.socket}, data {self.datadir}"
             + ("" if self.initialized else " (data directory not initialised yet)")
@@ -145,6 +146,7 @@ class MariaDBServer:
             socket=self.socket,
             datadir=self.datadir,
             initialized=(self.datadir / "mysql").is_dir(),
+            user=self.server_user,
         )
 
     def _ping(self) -> bool:
