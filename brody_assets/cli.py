@@ -1,6 +1,7 @@
 """The ``brody-assets`` command: the project's database server, the demo data, and running the graph.
 
     brody-assets db start|stop|status|reset|bootstrap
+    brody-assets db grants [--client-host HOST]   the SQL a DBA runs for a site's own servers
     brody-assets demo build [--scale small|lab] [--seed N] [--no-drives]
     brody-assets demo append --days N
     brody-assets materialize            observe the legacy tables and materialize every asset
@@ -38,15 +39,50 @@ def _server(settings: Settings):
     return MariaDBServer(paths.server_home(), settings.database.port)
 
 
+def grants_sql(settings: Settings, client_hosts: Sequence[str]) -> list[str]:
+    """The statements a DBA runs on a site's own servers, per server, passwords left to the DBA."""
+    from brody_assets.db.grants import render_sql
+
+    hosts = ", ".join(client_hosts)
+    pipeline, legacy = settings.database, settings.legacy
+    out = [
+        "-- brody_assets: accounts and grants for a site's own servers (`brody-assets db grants`).",
+        f"-- Accounts may log in from: {hosts} (the machine that runs the pipeline; --client-host).",
+        "-- Replace each <...> password with the one you put in dj_local_conf.json.",
+        "",
+    ]
+    if settings.legacy_on_pipeline_server:
+        out.append(f"-- On the one server {pipeline.host}:{pipeline.port} (legacy and pipeline), as an admin:")
+        sections: list[tuple[str, ...]] = [("legacy-account", "pipeline-account", "pipeline-reads-legacy")]
+    else:
+        out.append(f"-- 1. On the pipeline server {pipeline.host}:{pipeline.port}, as an admin:")
+        sections = [("pipeline-account",)]
+    for names in sections:
+        out.extend(s + ";" for s in render_sql(settings, names, client_hosts=client_hosts, passwords=False))
+    if not settings.legacy_on_pipeline_server:
+        out += ["", f"-- 2. On the legacy server {legacy.host}:{legacy.port}, as an admin (SELECT only):"]
+        out.extend(
+            s + ";" for s in render_sql(settings, ("legacy-account",), client_hosts=client_hosts, passwords=False)
+        )
+    return out
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     settings = _settings()
+    if args.action == "grants":
+        hosts = args.client_host or (
+            ["127.0.0.1", "localhost"] if settings.database.host in LOCAL_HOSTS else ["%"]
+        )
+        for line in grants_sql(settings, hosts):
+            print(line)
+        return 0
     server = _server(settings)
     if args.action == "start":
         status = server.start()
         with server.admin_connect() as admin:
             from brody_assets.db import bootstrap
 
-            bootstrap(admin, settings)
+            bootstrap(admin, settings, server="pipeline")
         print(status.describe())
     elif args.action == "stop":
         print("stopped" if server.stop() else "was not running")
@@ -60,8 +96,14 @@ def cmd_db(args: argparse.Namespace) -> int:
         from brody_assets.db import bootstrap
 
         with server.admin_connect() as admin:
-            bootstrap(admin, settings)
-        print(f"accounts ready: {settings.database.user} (pipeline), {settings.legacy.user} (legacy, read-only)")
+            bootstrap(admin, settings, server="pipeline")
+        if settings.legacy_on_pipeline_server:
+            print(f"accounts ready: {settings.database.user} (pipeline), {settings.legacy.user} "
+                  "(legacy, read-only)")
+        else:
+            print(f"account ready: {settings.database.user} (pipeline). Legacy is on "
+                  f"{settings.legacy.host}:{settings.legacy.port}: nothing of it was created here; "
+                  "`brody-assets db grants` prints what its DBA runs there.")
     return 0
 
 
@@ -148,7 +190,12 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="brody-assets", description=__doc__.split("\n\n")[0])
     sub = top.add_subparsers(dest="command", required=True)
     db = sub.add_parser("db", help="the project's own MariaDB server")
-    db.add_argument("action", choices=["start", "stop", "status", "reset", "bootstrap"])
+    db.add_argument("action", choices=["start", "stop", "status", "reset", "bootstrap", "grants"])
+    db.add_argument(
+        "--client-host", action="append",
+        help="grants: the host the pipeline connects from, as the server sees it (repeatable; "
+        "default 127.0.0.1 and localhost for a local server, else '%%': narrow it)",
+    )
     db.set_defaults(func=cmd_db)
     demo = sub.add_parser("demo", help="synthetic legacy database and drives")
     demo_sub = demo.add_subparsers(dest="action", required=True)

@@ -12,11 +12,16 @@ The file is read in the lab's existing format (DataJoint's flat dotted keys, lab
         "database.shadow_prefix": "bl_shadow_",
         "ephys_root_data_dir": ["/mnt/archive/brody/RATTER/PhysData/Raw/",
                                 "/mnt/cup/labs/brody/RATTER/PhysData/NP_sorted/"],
-        "legacy.database.host": "127.0.0.1", "legacy.database.port": 33306,
         "legacy.database.user": "brody_legacy_ro", "legacy.database.password": "...",
         "legacy.schema_prefix": ""
       }
     }
+
+The legacy database is on the pipeline's server (same host and port) unless
+``custom.legacy.database.host`` is set; a legacy host without ``legacy.database.port`` (or a
+``host:port``) means port 3306, that host's own default, never the pipeline's port.
+``custom.legacy.allow_writable_account: true`` lets runs go on (with a loud warning) when the legacy
+account can write; by default they refuse to start.
 
 Where the file lives: ``$BRODY_CONFIG``, else ``./dj_local_conf.json``. Environment variables
 override single values (``DJ_HOST``, ``DJ_PORT``, ``DJ_USER``, ``DJ_PASS`` as DataJoint knows them;
@@ -105,6 +110,12 @@ class Settings:
     cup_root: Path | None = None
     datajoint: Mapping[str, Any] = field(default_factory=dict, repr=False)
     source: Path | None = None
+    legacy_allow_writable: bool = False
+
+    @property
+    def legacy_on_pipeline_server(self) -> bool:
+        """True when the legacy schemas live on the pipeline's own server (same host and port)."""
+        return same_server(self.legacy, self.database)
 
     def legacy_schema(self, name: str) -> str:
         """The real schema name of a legacy schema (``bdata``, ``ratinfo``, ``protocol``)."""
@@ -130,6 +141,16 @@ class Settings:
         return config
 
 
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def same_server(a: DatabaseSettings, b: DatabaseSettings) -> bool:
+    """Whether two accounts point at one server (``localhost`` and ``127.0.0.1`` are one host)."""
+    host_a, host_b = a.host.lower(), b.host.lower()
+    same_host = host_a == host_b or (host_a in _LOOPBACK and host_b in _LOOPBACK)
+    return same_host and a.port == b.port
+
+
 # Environment variables and the setting each overrides.
 ENVIRONMENT = {
     "DJ_HOST": "database.host",
@@ -141,13 +162,16 @@ ENVIRONMENT = {
     "BRODY_LEGACY_USER": "legacy.database.user",
     "BRODY_LEGACY_PASSWORD": "legacy.database.password",
     "BRODY_LEGACY_SCHEMA_PREFIX": "legacy.schema_prefix",
+    "BRODY_LEGACY_ALLOW_WRITABLE": "legacy.allow_writable_account",
     "BRODY_DB_PREFIX": "database.prefix",
     "BRODY_SHADOW_PREFIX": "database.shadow_prefix",
     "BRODY_ARCHIVE_ROOT": "archive_root",
     "BRODY_CUP_ROOT": "cup_root",
 }
 
-_SCHEMA_PREFIX = re.compile(r"^[A-Za-z0-9_]*$")
+_SCHEMA_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# A prefix plus the longest schema suffix the pipeline uses ("ephys_report") must fit MySQL's 64.
+MAX_PREFIX_LENGTH = 40
 # DataJoint keys we pass through unchanged when present.
 _DATAJOINT_PASSTHROUGH = ("loglevel", "display.limit", "display.width", "display.show_tuple_count")
 
@@ -199,6 +223,7 @@ def settings_from_mapping(
         "legacy.database.user",
         "legacy.database.password",
         "legacy.schema_prefix",
+        "legacy.allow_writable_account",
         "database.prefix",
         "database.shadow_prefix",
     ):
@@ -232,13 +257,21 @@ def settings_from_mapping(
         tls=custom.get("legacy.database.use_tls", False),
         fallback=database,
     )
+    new_prefix = values.get("database.prefix", DEFAULT_NEW_PREFIX)
+    shadow_prefix = values.get("database.shadow_prefix", DEFAULT_SHADOW_PREFIX)
+    legacy_prefix = values.get("legacy.schema_prefix", "")
+    try:
+        check_prefixes(new_prefix, shadow_prefix, legacy_prefix)
+    except ConfigError as error:
+        raise ConfigError(f"{where}: {error}") from None
     return Settings(
         database=database,
         legacy=legacy,
-        legacy_schema_prefix=_prefix(values.get("legacy.schema_prefix", ""), "legacy.schema_prefix", where),
-        new_prefix=_prefix(values.get("database.prefix", DEFAULT_NEW_PREFIX), "custom.database.prefix", where),
-        shadow_prefix=_prefix(
-            values.get("database.shadow_prefix", DEFAULT_SHADOW_PREFIX), "custom.database.shadow_prefix", where
+        legacy_schema_prefix=legacy_prefix,
+        new_prefix=new_prefix,
+        shadow_prefix=shadow_prefix,
+        legacy_allow_writable=_flag(
+            values.get("legacy.allow_writable_account", False), "custom.legacy.allow_writable_account", where
         ),
         archive_root=_path(values.get("archive_root"), base),
         cup_root=_path(values.get("cup_root"), base),
@@ -263,7 +296,8 @@ def _database(
         host, _, inline_port = host.partition(":")
         port = port if port is not None else inline_port
     if port is None:
-        port = fallback.port if fallback and fallback.host == host else 3306
+        # No host of its own: the fallback's server. A host of its own: that host's default port.
+        port = fallback.port if fallback and f"{name}.host" not in values else 3306
     try:
         port = int(port)
     except (TypeError, ValueError):
@@ -284,12 +318,45 @@ def _database(
     return DatabaseSettings(host=host, port=port, user=user, password=Secret(password), use_tls=tls)
 
 
-def _prefix(value: Any, key: str, where: str) -> str:
-    if not isinstance(value, str) or not _SCHEMA_PREFIX.match(value):
+def check_schema_prefix(value: Any, key: str, allow_empty: bool = False) -> str:
+    """A schema prefix safe to put in names and GRANTs: a letter, then letters, digits and ``_``.
+
+    An empty prefix would make the pipeline's grants cover every schema on the server, and ``%``,
+    quotes or backticks could widen or break them, so those are refused (only the legacy prefix may
+    be empty: the legacy schema names are then exactly ``bdata``, ``ratinfo``, ``protocol``).
+    """
+    if allow_empty and value == "":
+        return value
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"'{key}' must not be empty (a prefix such as 'bl_new_'), got {value!r}")
+    if not _SCHEMA_PREFIX.match(value):
         raise ConfigError(
-            f"{where}: '{key}' must contain only letters, digits and underscores, got {value!r}"
+            f"'{key}' must start with a letter and contain only letters, digits and underscores "
+            f"(no '%', quotes or backticks), got {value!r}"
         )
+    if len(value) > MAX_PREFIX_LENGTH:
+        raise ConfigError(f"'{key}' must be at most {MAX_PREFIX_LENGTH} characters, got {len(value)}")
     return value
+
+
+def check_prefixes(new_prefix: Any, shadow_prefix: Any, legacy_prefix: Any) -> None:
+    """Validate the three prefixes together (config validation and bootstrap both call this)."""
+    check_schema_prefix(new_prefix, "custom.database.prefix")
+    check_schema_prefix(shadow_prefix, "custom.database.shadow_prefix")
+    check_schema_prefix(legacy_prefix, "custom.legacy.schema_prefix", allow_empty=True)
+    if new_prefix == shadow_prefix:
+        raise ConfigError(
+            "'custom.database.prefix' and 'custom.database.shadow_prefix' must differ, both are "
+            f"{new_prefix!r}"
+        )
+
+
+def _flag(value: Any, key: str, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("1", "true", "yes", "0", "false", "no"):
+        return value.lower() in ("1", "true", "yes")
+    raise ConfigError(f"{where}: '{key}' must be true or false, got {value!r}")
 
 
 def _path(value: Any, base: Path) -> Path | None:

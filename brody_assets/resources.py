@@ -18,7 +18,7 @@ from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
 from brody_assets.config import ConfigError, Settings, load_settings
-from brody_assets.db.accounts import write_privileges
+from brody_assets.db.connect import connect, explain
 from brody_assets.db.server import LEGACY_SQL_MODE
 
 
@@ -46,6 +46,11 @@ class DataJointResource(_SettingsResource):
     per step, never threads sharing it.
     """
 
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """Fail the run at its start, once, with an actionable message when the pipeline account
+        cannot connect (instead of one failure per step)."""
+        connect(self.settings.database, "pipeline", self.settings.source).close()
+
     def connection(self):
         import datajoint as dj
 
@@ -55,13 +60,19 @@ class DataJointResource(_SettingsResource):
             conn = _DJ_CONNECTIONS.get(key)
             if conn is None or not conn.is_connected:
                 dj.config.update(settings.datajoint_config())
-                conn = dj.Connection(
-                    host=settings.database.host,
-                    user=settings.database.user,
-                    password=settings.database.password.reveal(),
-                    port=settings.database.port,
-                    use_tls=settings.database.use_tls,
-                )
+                try:
+                    conn = dj.Connection(
+                        host=settings.database.host,
+                        user=settings.database.user,
+                        password=settings.database.password.reveal(),
+                        port=settings.database.port,
+                        use_tls=settings.database.use_tls,
+                    )
+                except Exception as error:
+                    explained = explain(error, settings.database, "pipeline", settings.source)
+                    if explained is None:
+                        raise
+                    raise explained from None
                 _DJ_CONNECTIONS[key] = conn
             return conn
 
@@ -74,18 +85,25 @@ class DataJointResource(_SettingsResource):
         return self.settings.shadow_prefix
 
 
+def _legacy_preflight(settings: Settings, context: InitResourceContext) -> None:
+    """Every run that reads legacy starts here: schemas present, account read-only (or refused)."""
+    from brody_assets.legacy.preflight import legacy_preflight
+
+    for warning in legacy_preflight(settings):
+        if context.log:
+            context.log.warning(warning)
+
+
 class LegacyDatabaseResource(_SettingsResource):
-    """Read-only access to the legacy schemas (``bdata``, ``ratinfo``, ``protocol``)."""
+    """Read-only access to the legacy schemas (``bdata``, ``ratinfo``, ``protocol``).
+
+    When a run starts it checks, once: the account connects, the legacy schemas exist, and the
+    account can only read (a writable account stops the run unless
+    ``custom.legacy.allow_writable_account`` is true; then a loud warning is logged).
+    """
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        with contextlib.suppress(ConfigError, pymysql.MySQLError), self.connect() as conn:
-            granted = write_privileges(conn)
-            if granted and context.log:
-                context.log.warning(
-                    f"LEGACY ACCOUNT IS NOT READ-ONLY: '{self.settings.legacy.user}' holds "
-                    f"{', '.join(granted)}. The pipeline never writes the legacy database; "
-                    "revoke these grants (resources/bootstrap.sql grants SELECT only)."
-                )
+        _legacy_preflight(self.settings, context)
 
     @property
     def schema_prefix(self) -> str:
@@ -94,23 +112,9 @@ class LegacyDatabaseResource(_SettingsResource):
     @contextlib.contextmanager
     def connect(self) -> Iterator[pymysql.Connection]:
         """A connection as the read-only account, with the permissive sql_mode zero dates need."""
-        legacy = self.settings.legacy
-        try:
-            conn = pymysql.connect(
-                host=legacy.host,
-                port=legacy.port,
-                user=legacy.user,
-                password=legacy.password.reveal(),
-                autocommit=True,
-                charset="utf8mb4",
-                sql_mode=LEGACY_SQL_MODE,
-                connect_timeout=10,
-                **legacy.tls_options(),
-            )
-        except pymysql.err.OperationalError as error:
-            raise ConnectionError(
-                f"cannot reach the legacy database as {legacy.describe()}: {error.args[-1]}"
-            ) from None
+        conn = connect(
+            self.settings.legacy, "legacy", self.settings.source, autocommit=True, sql_mode=LEGACY_SQL_MODE
+        )
         try:
             yield conn
         finally:
@@ -179,6 +183,8 @@ class MigrationResource(_SettingsResource):
     def yield_for_execution(self, context: InitResourceContext):
         self._context = None
         self._run_id = context.run_id if context.dagster_run else None
+        connect(self.settings.database, "pipeline", self.settings.source).close()
+        _legacy_preflight(self.settings, context)
         try:
             yield self
         finally:

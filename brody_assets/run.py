@@ -2,10 +2,16 @@
 
 Executes, in order, every job the project defines for a full refresh, against the persistent
 Dagster instance in $DAGSTER_HOME so the UI shows the runs, observations and check results.
+The shell gets a summary, not Dagster's console log: one line per distinct error (its root
+cause, with the steps it stopped) and one per distinct warning; the full stack traces stay in
+the run's event log (the UI's run page, or ``dagster run`` commands).
 """
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 # Jobs run by `brody-assets materialize`, in order. Later domains append theirs here.
@@ -18,6 +24,7 @@ class RunReport:
     runs: list[tuple[str, str, bool]] = field(default_factory=list)
     observations: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     integrity: dict[str, object] = field(default_factory=dict)
     migrated: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
@@ -43,26 +50,65 @@ class RunReport:
             )
             out.append(f"  HTML report: {self.integrity['html_report']}")
             out.append("  in the UI: each asset's Checks tab; `brody-assets integrity` prints the list")
+        out.extend(f"warning: {w}" for w in self.warnings)
         out.extend(f"error: {e}" for e in self.errors)
+        if self.errors:
+            out.append("  (full stack traces: the failed run's page in the UI, or its event log in DAGSTER_HOME)")
         return out
 
 
-def failure_messages(result) -> list[str]:
-    """One message per failed step: the step and its root cause (e.g. the drifted legacy column),
-    not Dagster's wrapper ("Error occurred while executing op ...")."""
-    messages = []
-    for event in result.all_events:
-        error = getattr(event.event_specific_data, "error", None) if event.is_failure else None
+def _root_cause(error) -> str:
+    """The innermost cause of a Dagster error (the user's error, not Dagster's wrappers), without
+    its class name."""
+    while error.cause is not None:
+        error = error.cause
+    return re.sub(rf"^(?:[\w.]+\.)?{re.escape(error.cls_name or '')}: ", "", error.message.strip())
+
+
+def failure_causes(events: Iterable, into: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
+    """Each distinct root cause among failure events, with the steps (``job:step``) it stopped."""
+    causes = {} if into is None else into
+    for event in events:
+        if not event.is_failure or event.event_specific_data is None:
+            continue
+        error = getattr(event.event_specific_data, "error", None)
         if error is None:
             continue
-        while error.cause is not None:
-            error = error.cause
-        text = error.message.strip()
-        messages.append(f"{event.step_key}: {text}" if event.step_key else text)
-    return messages
+        steps = causes.setdefault(_root_cause(error), [])
+        if event.step_key and event.step_key not in steps:
+            steps.append(event.step_key)
+    return causes
 
 
-def materialize_all(jobs: tuple[str, ...] = MAIN_JOBS, log_level: str = "WARNING") -> RunReport:
+def summarize_failures(causes: dict[str, list[str]]) -> list[str]:
+    """One line per cause: its message, then the steps it stopped (the first three, and a count)."""
+    lines = []
+    for cause, steps in causes.items():
+        where = ""
+        if steps:
+            shown = ", ".join(steps[:3]) + (f" and {len(steps) - 3} more" if len(steps) > 3 else "")
+            where = f" [step{'s' if len(steps) > 1 else ''}: {shown}]"
+        lines.append(cause + where)
+    return lines
+
+
+def _warnings(instance, run_id: str, width: int = 500) -> list[str]:
+    """The warnings (and logged errors) of the run's own code, not Dagster's events, each once and
+    on one line (the first line of the message, cut at ``width``; the whole is in the event log)."""
+    found: list[str] = []
+    for entry in instance.all_logs(run_id):
+        if entry.dagster_event is not None or entry.level < logging.WARNING or not entry.user_message:
+            continue
+        line = entry.user_message.strip().splitlines()[0]
+        line = line if len(line) <= width else line[: width - 1] + "…"
+        if entry.level >= logging.ERROR:
+            line = f"(logged as an error) {line}"
+        if line not in found:
+            found.append(line)
+    return found
+
+
+def materialize_all(jobs: tuple[str, ...] = MAIN_JOBS, log_level: str = "CRITICAL") -> RunReport:
     from dagster import AssetKey, DagsterInstance
 
     from brody_assets.definitions import defs
@@ -70,6 +116,7 @@ def materialize_all(jobs: tuple[str, ...] = MAIN_JOBS, log_level: str = "WARNING
 
     instance = DagsterInstance.get()
     report = RunReport()
+    causes: dict[str, list[str]] = {}
     for name in jobs:
         result = defs.resolve_job_def(name).execute_in_process(
             instance=instance,
@@ -77,9 +124,13 @@ def materialize_all(jobs: tuple[str, ...] = MAIN_JOBS, log_level: str = "WARNING
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         )
         report.runs.append((name, result.run_id, result.success))
+        for warning in _warnings(instance, result.run_id):
+            if warning not in report.warnings:
+                report.warnings.append(warning)
         if not result.success:
             report.ok = False
-            report.errors.extend(failure_messages(result))
+            failure_causes(result.all_events, into=causes)
+    report.errors = summarize_failures(causes)
     for table in LEGACY_TABLES:
         key = AssetKey(table.asset_path)
         records = instance.fetch_observations(key, limit=1).records

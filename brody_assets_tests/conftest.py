@@ -58,21 +58,38 @@ def choose_test_port(home: Path, env: Mapping[str, str]) -> int:
 
 TEST_SERVER_PORT = choose_test_port(TEST_SERVER_HOME, os.environ)
 TEST_ADMIN_USER = "brody_test_admin"
-TEST_ADMIN_PASSWORD = "brody-test-admin"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+# the columns of __behavior_event (spec §2.21), for scratch tables of the event writer's tests
+EVENTS_TABLE_DDL = (
+    "sessid int NOT NULL, id_event int NOT NULL, trial int NOT NULL, event_type varchar(16) NOT NULL, "
+    "event_name varchar(32) NOT NULL, entry_num int NOT NULL, in_time double, out_time double, "
+    "PRIMARY KEY (sessid, id_event)"
+)
+
+
+def admin_password_for(server: MariaDBServer) -> str:
+    """The test admin's password: generated once per test server, kept in a 0600 file beside it
+    (the server's own admin logs in through the socket only; DataJoint needs TCP and a password)."""
+    path = server.home.parent / f"{server.home.name}.admin-password"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(24))
+    return path.read_text().strip()
 
 
 @pytest.fixture(scope="session")
 def mariadb_server() -> MariaDBServer:
-    """The test server, started (or reused when already running)."""
+    """The test server (locked down like the project's own), started or reused when running."""
     server = MariaDBServer(TEST_SERVER_HOME, TEST_SERVER_PORT)
     server.start()
+    password = admin_password_for(server)
     with server.admin_connect() as conn, conn.cursor() as cursor:
         for host in ("127.0.0.1", "localhost"):
             cursor.execute(
-                "CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s",
-                (TEST_ADMIN_USER, host, TEST_ADMIN_PASSWORD),
+                "CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (TEST_ADMIN_USER, host, password)
             )
+            cursor.execute("ALTER USER %s@%s IDENTIFIED BY %s", (TEST_ADMIN_USER, host, password))
             cursor.execute(
                 f"GRANT ALL PRIVILEGES ON *.* TO '{TEST_ADMIN_USER}'@'{host}' WITH GRANT OPTION"
             )
@@ -81,7 +98,7 @@ def mariadb_server() -> MariaDBServer:
 
 @pytest.fixture
 def admin_conn(mariadb_server: MariaDBServer) -> Iterator[pymysql.Connection]:
-    """A root connection over the socket (autocommit, permissive legacy sql_mode)."""
+    """An admin connection over the socket (autocommit, permissive legacy sql_mode)."""
     conn = mariadb_server.admin_connect()
     yield conn
     conn.close()
@@ -137,7 +154,7 @@ def dj_connection(mariadb_server: MariaDBServer):
     connection = dj.Connection(
         host="127.0.0.1",
         user=TEST_ADMIN_USER,
-        password=TEST_ADMIN_PASSWORD,
+        password=admin_password_for(mariadb_server),
         port=mariadb_server.port,
         use_tls=False,
     )
@@ -194,6 +211,7 @@ def write_config(settings: Settings, path: Path) -> Path:
             "legacy.database.user": settings.legacy.user,
             "legacy.database.password": settings.legacy.password.reveal(),
             "legacy.schema_prefix": settings.legacy_schema_prefix,
+            "legacy.allow_writable_account": settings.legacy_allow_writable,
             "ephys_root_data_dir": [str(settings.archive_root or ""), str(settings.cup_root or "")],
         },
     }

@@ -83,7 +83,17 @@ def test_config_file_from_environment_variable(tmp_path, monkeypatch):
         (lambda d: d.pop("database.host"), r"'database.host' is required"),
         (lambda d: d.pop("database.password"), r"'database.password' is required"),
         (lambda d: d["custom"].pop("legacy.database.user"), r"'legacy.database.user' is required"),
-        (lambda d: d["custom"].update({"database.prefix": "bl-new;"}), r"'custom.database.prefix' must contain only"),
+        (lambda d: d["custom"].update({"database.prefix": "bl-new;"}), r"'custom.database.prefix' must start with a letter"),
+        (lambda d: d["custom"].update({"database.prefix": ""}), r"'custom.database.prefix' must not be empty"),
+        (lambda d: d["custom"].update({"database.shadow_prefix": ""}), r"'custom.database.shadow_prefix' must not be empty"),
+        (lambda d: d["custom"].update({"database.prefix": "bl%"}), r"'custom.database.prefix' .*no '%'"),
+        (lambda d: d["custom"].update({"database.prefix": "_"}), r"'custom.database.prefix' must start with a letter"),
+        (lambda d: d["custom"].update({"database.prefix": "bl`x"}), r"'custom.database.prefix' must start"),
+        (lambda d: d["custom"].update({"database.shadow_prefix": "it's_"}), r"'custom.database.shadow_prefix' must start"),
+        (lambda d: d["custom"].update({"legacy.schema_prefix": "a%"}), r"'custom.legacy.schema_prefix' must start"),
+        (lambda d: d["custom"].update({"database.prefix": "x" * 41}), r"at most 40 characters"),
+        (lambda d: d["custom"].update({"database.shadow_prefix": "bl_new_"}), r"must differ"),
+        (lambda d: d["custom"].update({"legacy.allow_writable_account": "maybe"}), r"'custom.legacy.allow_writable_account' must be true or false"),
         (lambda d: d["custom"].update({"ephys_root_data_dir": {"a": 1}}), r"'custom.ephys_root_data_dir' must be a list"),
         (lambda d: d.update({"database.use_tls": "yes"}), r"'database.use_tls' must be true or false"),
         (lambda d: d.update({"custom": []}), r"'custom' must be an object"),
@@ -94,6 +104,37 @@ def test_bad_values_name_the_key(tmp_path, mutate, message):
     mutate(data)
     with pytest.raises(ConfigError, match=message):
         load_settings(_write(tmp_path, data), env={})
+
+
+def test_legacy_port_follows_the_legacy_host(tmp_path):
+    """No legacy host: the pipeline's server and port. A legacy host without a port: 3306, that
+    host's default, never the pipeline's (33306) silently."""
+    data = _template()
+    assert "legacy.database.port" not in data["custom"] and "legacy.database.host" not in data["custom"]
+    data["database.port"] = 33999
+    settings = load_settings(_write(tmp_path, data), env={})
+    assert (settings.legacy.host, settings.legacy.port) == ("127.0.0.1", 33999)
+    assert settings.legacy_on_pipeline_server
+    data["custom"]["legacy.database.host"] = "bdata00.pni.princeton.edu"
+    settings = load_settings(_write(tmp_path, data), env={})
+    assert (settings.legacy.host, settings.legacy.port) == ("bdata00.pni.princeton.edu", 3306)
+    assert not settings.legacy_on_pipeline_server
+    data["custom"]["legacy.database.host"] = "127.0.0.1"  # named explicitly: still its own default
+    assert load_settings(_write(tmp_path, data), env={}).legacy.port == 3306
+    data["custom"]["legacy.database.host"] = "bdata00:3307"
+    assert load_settings(_write(tmp_path, data), env={}).legacy.port == 3307
+    settings = load_settings(_write(tmp_path, _template()), env={"BRODY_LEGACY_HOST": "localhost",
+                                                                   "BRODY_LEGACY_PORT": "33306"})
+    assert settings.legacy_on_pipeline_server  # localhost and 127.0.0.1 are one host
+
+
+def test_writable_legacy_account_setting(tmp_path):
+    data = _template()
+    assert load_settings(_write(tmp_path, data), env={}).legacy_allow_writable is False
+    data["custom"]["legacy.allow_writable_account"] = True
+    assert load_settings(_write(tmp_path, data), env={}).legacy_allow_writable is True
+    env = {"BRODY_LEGACY_ALLOW_WRITABLE": "true"}
+    assert load_settings(_write(tmp_path, _template()), env=env).legacy_allow_writable is True
 
 
 def test_missing_and_malformed_files(tmp_path):

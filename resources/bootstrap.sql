@@ -1,30 +1,35 @@
--- brody_assets database bootstrap: the two accounts the pipeline uses.
--- Run by `brody-assets db bootstrap` (and by the setup command) as the server's admin.
+-- brody_assets database bootstrap: the two accounts the pipeline uses, and nothing wider.
+-- Run by `brody-assets db bootstrap` (and by the setup command) as the server's admin;
+-- `brody-assets db grants` prints the same statements for a DBA (passwords left for the DBA).
 -- Placeholders in {braces} are filled from dj_local_conf.json; a site edits grants here.
+-- A statement holding a singular placeholder ({pipeline_schema}, {pipeline_account},
+-- {legacy_schema}, {legacy_account}) is repeated once per schema / account; the plural
+-- ({pipeline_accounts}, {legacy_accounts}) lists every account in one statement. The pipeline's
+-- schemas are the exact names in brody_assets/db/grants.py (PIPELINE_SCHEMAS): no wildcard.
 -- Every statement is idempotent: running it again changes nothing.
+--
+-- "-- @section NAME" starts a section; which sections run on which server:
+--   legacy-schemas          the demo's empty legacy schemas: only when legacy is on the pipeline's
+--                           server (never on a site's real legacy server: they exist there)
+--   legacy-account          the read-only account, on the server that holds the legacy schemas
+--   pipeline-account        the pipeline account, on the pipeline's server
+--   pipeline-reads-legacy   only when legacy is on the pipeline's server (server-side copies)
 
--- The legacy schemas: the lab's rigs write them; the pipeline only ever reads them.
-CREATE DATABASE IF NOT EXISTS `{legacy_prefix}bdata` CHARACTER SET latin1;
-CREATE DATABASE IF NOT EXISTS `{legacy_prefix}ratinfo` CHARACTER SET latin1;
-CREATE DATABASE IF NOT EXISTS `{legacy_prefix}protocol` CHARACTER SET latin1;
+-- @section legacy-schemas
+CREATE DATABASE IF NOT EXISTS `{legacy_schema}` CHARACTER SET latin1;
 
+-- @section legacy-account
 -- Read-only account for the legacy schemas: SELECT and nothing else.
-CREATE USER IF NOT EXISTS '{legacy_user}'@'127.0.0.1' IDENTIFIED BY '{legacy_password}';
-CREATE USER IF NOT EXISTS '{legacy_user}'@'localhost' IDENTIFIED BY '{legacy_password}';
-ALTER USER '{legacy_user}'@'127.0.0.1' IDENTIFIED BY '{legacy_password}';
-ALTER USER '{legacy_user}'@'localhost' IDENTIFIED BY '{legacy_password}';
-GRANT SELECT ON `{legacy_prefix_pattern}bdata`.* TO '{legacy_user}'@'127.0.0.1', '{legacy_user}'@'localhost';
-GRANT SELECT ON `{legacy_prefix_pattern}ratinfo`.* TO '{legacy_user}'@'127.0.0.1', '{legacy_user}'@'localhost';
-GRANT SELECT ON `{legacy_prefix_pattern}protocol`.* TO '{legacy_user}'@'127.0.0.1', '{legacy_user}'@'localhost';
+CREATE USER IF NOT EXISTS {legacy_account} IDENTIFIED BY '{legacy_password}';
+ALTER USER {legacy_account} IDENTIFIED BY '{legacy_password}';
+GRANT SELECT ON `{legacy_schema_pattern}`.* TO {legacy_accounts};
 
--- Pipeline account: owns the new, shadow, quarantine and ephys schemas (by prefix) and may read
--- the legacy schemas (server-side INSERT ... SELECT when both live on one server).
-CREATE USER IF NOT EXISTS '{pipeline_user}'@'127.0.0.1' IDENTIFIED BY '{pipeline_password}';
-CREATE USER IF NOT EXISTS '{pipeline_user}'@'localhost' IDENTIFIED BY '{pipeline_password}';
-ALTER USER '{pipeline_user}'@'127.0.0.1' IDENTIFIED BY '{pipeline_password}';
-ALTER USER '{pipeline_user}'@'localhost' IDENTIFIED BY '{pipeline_password}';
-GRANT ALL PRIVILEGES ON `{new_prefix_pattern}%`.* TO '{pipeline_user}'@'127.0.0.1', '{pipeline_user}'@'localhost';
-GRANT ALL PRIVILEGES ON `{shadow_prefix_pattern}%`.* TO '{pipeline_user}'@'127.0.0.1', '{pipeline_user}'@'localhost';
-GRANT SELECT ON `{legacy_prefix_pattern}bdata`.* TO '{pipeline_user}'@'127.0.0.1', '{pipeline_user}'@'localhost';
-GRANT SELECT ON `{legacy_prefix_pattern}ratinfo`.* TO '{pipeline_user}'@'127.0.0.1', '{pipeline_user}'@'localhost';
-GRANT SELECT ON `{legacy_prefix_pattern}protocol`.* TO '{pipeline_user}'@'127.0.0.1', '{pipeline_user}'@'localhost';
+-- @section pipeline-account
+-- Pipeline account: owns the new, shadow, quarantine, staging and ephys schemas, by exact name.
+CREATE USER IF NOT EXISTS {pipeline_account} IDENTIFIED BY '{pipeline_password}';
+ALTER USER {pipeline_account} IDENTIFIED BY '{pipeline_password}';
+GRANT ALL PRIVILEGES ON `{pipeline_schema_pattern}`.* TO {pipeline_accounts};
+
+-- @section pipeline-reads-legacy
+-- Same server only: the pipeline account may read the legacy schemas (INSERT ... SELECT).
+GRANT SELECT ON `{legacy_schema_pattern}`.* TO {pipeline_accounts};

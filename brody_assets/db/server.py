@@ -1,16 +1,25 @@
 """The project's own MariaDB server: a project-local data directory, 127.0.0.1 only, no systemd.
 
 ``MariaDBServer(home, port)`` keeps everything under ``home``: ``data/`` (the data directory),
-``mysqld.sock``, ``mysqld.pid`` and ``error.log``. Start is idempotent (a running server of ours is
-reused) and guarded by a file lock so that two processes starting it at once do not collide.
+``mysqld.sock``, ``mysqld.pid``, ``error.log`` and ``files/`` (the only folder ``LOAD DATA INFILE``
+and ``SELECT … INTO OUTFILE`` may touch: ``secure_file_priv``). Start is idempotent (a running
+server of ours is reused) and guarded by a file lock so that two processes starting it at once do
+not collide.
+
+Locked down: the server's admin accounts (``root`` and the OS user that owns the server) log in
+only through the Unix socket by the OS user of the same name (MariaDB's ``unix_socket``
+authentication), never over TCP and never with a password; ``home`` is readable by the server's OS
+user only. When started by root and the OS has a ``mysql`` user, ``mariadbd`` runs as ``mysql`` (the
+data directory is handed to it). A data directory initialised the old way (root with an empty
+password, reachable over TCP) is fixed on start.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import getpass
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -61,13 +70,40 @@ class ServerStatus:
     socket: Path
     datadir: Path
     initialized: bool
+    user: str = ""
 
     def describe(self) -> str:
-        state = f"running (pid {self.pid})" if self.running else "stopped"
+        state = f"running (pid {self.pid}, as OS user {self.user})" if self.running else "stopped"
         return (
             f"MariaDB {state}: 127.0.0.1:{self.port}, socket {self.socket}, data {self.datadir}"
             + ("" if self.initialized else " (data directory not initialised yet)")
         )
+
+
+def _server_user(home: Path) -> str:
+    """The OS user ``mariadbd`` runs as: ``mysql`` when we are root, the OS has that user and it can
+    reach ``home``; otherwise the user running this process."""
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    if os.geteuid() != 0:
+        return me
+    try:
+        mysql = pwd.getpwnam("mysql")
+    except KeyError:
+        return me
+    groups = {mysql.pw_gid, *(os.getgrouplist("mysql", mysql.pw_gid))}
+    for folder in home.parents:
+        if not folder.exists():
+            continue  # created by us, with the default umask
+        st = folder.stat()
+        if st.st_uid == mysql.pw_uid:
+            allowed = st.st_mode & 0o100
+        elif st.st_gid in groups:
+            allowed = st.st_mode & 0o010
+        else:
+            allowed = st.st_mode & 0o001
+        if not allowed:
+            return me  # the mysql user cannot reach the project folder: stay as we are
+    return "mysql"
 
 
 class MariaDBServer:
@@ -80,8 +116,10 @@ class MariaDBServer:
         self.socket = self.home / "mysqld.sock"
         self.pid_file = self.home / "mysqld.pid"
         self.log_file = self.home / "error.log"
+        self.files_dir = self.home / "files"
         self._lock_file = self.home / ".lock"
-        self._user = getpass.getuser()
+        self.admin_user = pwd.getpwuid(os.geteuid()).pw_name
+        self.server_user = _server_user(self.home)
 
     # -- state ---------------------------------------------------------------------------------
     def pid(self) -> int | None:
@@ -108,13 +146,18 @@ class MariaDBServer:
             socket=self.socket,
             datadir=self.datadir,
             initialized=(self.datadir / "mysql").is_dir(),
+            user=self.server_user,
         )
 
     def _ping(self) -> bool:
         if not self.socket.exists():
             return False
         try:
-            conn = pymysql.connect(unix_socket=str(self.socket), user="root", connect_timeout=2)
+            conn = pymysql.connect(unix_socket=str(self.socket), user=self.admin_user, connect_timeout=2)
+        except pymysql.err.OperationalError as error:
+            # 1045/1698: the server answers, it only refuses this login (an old data directory,
+            # fixed by ``_harden``)
+            return bool(error.args) and error.args[0] in (1045, 1698)
         except pymysql.MySQLError:
             return False
         conn.close()
@@ -149,15 +192,20 @@ class MariaDBServer:
                         f"the project's server in {self.home} is already running on port "
                         f"{running_port}, not {self.port}. Stop it first (`brody-assets db stop`)."
                     )
-                return self.status()
+                self._harden()
+                if self._locked_down():
+                    return self.status()
+                self._stop_locked()  # started before the lockdown: restart it locked down
             if port_is_open(self.port):
                 raise PortTakenError(
                     f"Port {self.port} on 127.0.0.1 is already used by another program, not by this "
                     f"project's server in {self.home}. Stop that program, or choose another port "
                     "(BRODY_DB_PORT / 'database.port' in dj_local_conf.json)."
                 )
+            self._prepare_home()
             self._initialize()
             self.log_file.touch()
+            self._hand_over()
             log_offset = self.log_file.stat().st_size
             command = [
                 _binary("mariadbd", "mysqld"),
@@ -165,8 +213,9 @@ class MariaDBServer:
                 f"--socket={self.socket}",
                 f"--port={self.port}",
                 "--bind-address=127.0.0.1",
-                f"--user={self._user}",
+                f"--user={self.server_user}",
                 f"--pid-file={self.pid_file}",
+                f"--secure-file-priv={self.files_dir}",
                 f"--log-error={self.log_file}",
                 "--skip-log-bin",
                 "--max-allowed-packet=256M",
@@ -191,6 +240,7 @@ class MariaDBServer:
                         f"Last lines of {self.log_file}:\n{self._log_tail(log_offset)}"
                     )
                 if self._ping():
+                    self._harden()
                     return self.status()
                 time.sleep(0.2)
             process.terminate()
@@ -205,12 +255,12 @@ class MariaDBServer:
         tmp = self.home / "data.initializing"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
+        self._hand_over()
         result = subprocess.run(
             [
                 _binary("mariadb-install-db", "mysql_install_db"),
                 f"--datadir={tmp}",
-                "--auth-root-authentication-method=normal",
-                f"--user={self._user}",
+                f"--user={self.server_user}",
                 "--skip-test-db",
             ],
             capture_output=True,
@@ -225,23 +275,89 @@ class MariaDBServer:
         shutil.rmtree(self.datadir, ignore_errors=True)
         tmp.rename(self.datadir)
 
+    def _prepare_home(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.files_dir.mkdir(exist_ok=True)
+        self.home.chmod(0o750 if self.server_user != self.admin_user else 0o700)
+        self.files_dir.chmod(0o750)
+
+    def _hand_over(self) -> None:
+        """Give ``home`` to the server's OS user (when that is not us): the data, socket and log."""
+        if self.server_user == self.admin_user:
+            return
+        entry = pwd.getpwnam(self.server_user)
+        for folder, dirs, files in os.walk(self.home):
+            for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
+                if os.lstat(name).st_uid != entry.pw_uid:
+                    os.lchown(name, entry.pw_uid, entry.pw_gid)
+
+    def _harden(self) -> None:
+        """Admin logins through the socket only; no password-less root over TCP (fixes old data dirs).
+
+        Data directories initialised before this lockdown had ``root`` with an empty password at
+        ``localhost``, ``127.0.0.1`` and ``::1``. Here the admin accounts become ``unix_socket``
+        only, and every other root account and every anonymous account is dropped. Idempotent.
+        """
+        try:
+            conn = self.admin_connect()
+        except pymysql.err.OperationalError as first:
+            try:  # the old layout: root with an empty password
+                conn = pymysql.connect(unix_socket=str(self.socket), user="root", password="",
+                                       autocommit=True, connect_timeout=5)
+            except pymysql.MySQLError:
+                raise ServerError(
+                    f"cannot log in to the project's server in {self.home} as '{self.admin_user}' "
+                    f"through its socket ({first.args[-1]}). Run the command as the OS user that "
+                    "created the server (or root), or `brody-assets db reset` to start afresh."
+                ) from None
+        with conn, conn.cursor() as cursor:
+            cursor.execute("SELECT User, Host FROM mysql.user")
+            accounts = {(user, host) for user, host in cursor.fetchall()}
+            for user in sorted({"root", self.admin_user, self.server_user}):
+                if (user, "localhost") in accounts:
+                    cursor.execute("ALTER USER %s@'localhost' IDENTIFIED VIA unix_socket", (user,))
+                else:
+                    cursor.execute("CREATE USER %s@'localhost' IDENTIFIED VIA unix_socket", (user,))
+                    cursor.execute(
+                        "GRANT ALL PRIVILEGES ON *.* TO %s@'localhost' WITH GRANT OPTION", (user,)
+                    )
+            for user, host in sorted(accounts):
+                if (user == "root" and host != "localhost") or user == "":
+                    cursor.execute("DROP USER %s@%s", (user, host))
+            cursor.execute("FLUSH PRIVILEGES")
+
+    def _locked_down(self) -> bool:
+        """True when the running server confines file I/O to ``files/`` and runs as ``server_user``."""
+        with self.admin_connect() as conn, conn.cursor() as cursor:
+            cursor.execute("SELECT @@secure_file_priv")
+            folder = cursor.fetchone()[0]
+        pid = self.pid()
+        try:
+            owner = pwd.getpwuid(os.stat(f"/proc/{pid}").st_uid).pw_name
+        except (OSError, KeyError):
+            owner = self.server_user
+        return bool(folder) and Path(folder).resolve() == self.files_dir and owner == self.server_user
+
     def stop(self, timeout_s: float = 60.0) -> bool:
         """Stop the server. Returns False when it was not running."""
         with self._locked():
-            pid = self.pid()
-            if pid is None:
-                return False
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout_s
-            while time.monotonic() < deadline:
-                if self.pid() is None:
-                    break
-                time.sleep(0.2)
-            else:
-                raise ServerError(f"mariadbd (pid {pid}) did not stop within {timeout_s:.0f} s")
-            with contextlib.suppress(FileNotFoundError):
-                self.pid_file.unlink()
-            return True
+            return self._stop_locked(timeout_s)
+
+    def _stop_locked(self, timeout_s: float = 60.0) -> bool:
+        pid = self.pid()
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.pid() is None:
+                break
+            time.sleep(0.2)
+        else:
+            raise ServerError(f"mariadbd (pid {pid}) did not stop within {timeout_s:.0f} s")
+        with contextlib.suppress(FileNotFoundError):
+            self.pid_file.unlink()
+        return True
 
     def reset(self) -> None:
         """Stop the server and delete its data directory (every schema in it)."""
@@ -252,7 +368,8 @@ class MariaDBServer:
 
     # -- connections ---------------------------------------------------------------------------
     def admin_connect(self, database: str | None = None, **kwargs) -> pymysql.Connection:
-        """A root connection over the Unix socket (autocommit, permissive legacy sql_mode)."""
+        """An admin connection over the Unix socket, as the OS user running this process
+        (``unix_socket`` authentication: no password; autocommit, permissive legacy sql_mode)."""
         if not self.socket.exists():
             raise ServerError(
                 f"The project's server is not running (no socket at {self.socket}). "
@@ -261,7 +378,7 @@ class MariaDBServer:
         options = {"autocommit": True, "charset": "utf8mb4", "sql_mode": LEGACY_SQL_MODE}
         options.update(kwargs)
         return pymysql.connect(
-            unix_socket=str(self.socket), user="root", database=database, **options
+            unix_socket=str(self.socket), user=self.admin_user, database=database, **options
         )
 
     def _log_tail(self, offset: int = 0, lines: int = 15) -> str:

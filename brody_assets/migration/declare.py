@@ -9,23 +9,18 @@ engine itself writes with plain SQL and needs no DataJoint classes.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import tempfile
 
 from brody_assets.config import DatabaseSettings, Secret, Settings
 
 
 def tables_declared(settings: Settings) -> bool:
     """True when every new and shadow table of the registry exists for these prefixes."""
-    import pymysql
-
+    from brody_assets.db.connect import connect
     from brody_assets.migration.schemas.naming import TABLE_NAMES
 
-    db = settings.database
-    conn = pymysql.connect(host=db.host, port=db.port, user=db.user, password=db.password.reveal(),
-                           **db.tls_options())
+    conn = connect(settings.database, "pipeline", settings.source)
     try:
         with conn.cursor() as cursor:
             cursor.execute(
@@ -64,28 +59,22 @@ def declare_here(settings: Settings) -> None:
 
 
 def declare_in_child(settings: Settings) -> None:
-    """Run :func:`declare_here` in a child process; the password travels in a 0600 temp file."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        os.chmod(handle.name, 0o600)
-        json.dump({"password": settings.database.password.reveal()}, handle)
+    """Run :func:`declare_here` in a child process; the password travels through its stdin (a
+    pipe: never a file, never the command line or the environment)."""
     args = {"host": settings.database.host, "port": settings.database.port,
             "user": settings.database.user, "tls": settings.database.use_tls,
             "new": settings.new_prefix, "shadow": settings.shadow_prefix}
-    try:
-        result = subprocess.run(
-            [sys.executable, "-m", "brody_assets.migration.declare", json.dumps(args), handle.name],
-            capture_output=True, text=True, timeout=600,
-        )
-    finally:
-        os.unlink(handle.name)
+    result = subprocess.run(
+        [sys.executable, "-m", "brody_assets.migration.declare", json.dumps(args)],
+        input=settings.database.password.reveal(), capture_output=True, text=True, timeout=600,
+    )
     if result.returncode != 0:
         raise RuntimeError(f"declaring the new and shadow tables failed: {result.stderr[-2000:]}")
 
 
 def _main(argv: list[str]) -> None:
     args = json.loads(argv[0])
-    with open(argv[1]) as handle:
-        password = json.load(handle)["password"]
+    password = sys.stdin.read()
     db = DatabaseSettings(args["host"], args["port"], args["user"], Secret(password), args["tls"])
     declare_here(Settings(database=db, legacy=db, new_prefix=args["new"], shadow_prefix=args["shadow"]))
 

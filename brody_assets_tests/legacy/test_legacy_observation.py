@@ -93,7 +93,7 @@ def test_a_missing_table_is_named(mariadb_server, prefix_factory, tmp_path):
     assert _observations(instance)["legacy/ratinfo/contacts"].metadata["row_count"].value == 0
 
 
-def test_legacy_account_with_write_grants_is_warned_about(small_legacy, mariadb_server, tmp_path):
+def test_a_writable_legacy_account_is_refused_unless_allowed(small_legacy, mariadb_server, tmp_path):
     settings, _ = small_legacy
     with mariadb_server.admin_connect() as admin, admin.cursor() as cursor:
         cursor.execute(
@@ -102,16 +102,39 @@ def test_legacy_account_with_write_grants_is_warned_about(small_legacy, mariadb_
         )
     try:
         result, instance = _run_observe(write_config(settings, tmp_path / "conf.json"))
+        assert not result.success  # refused by default: nothing was observed
+        assert _observations(instance) == {}
+        failure = next(e for e in result.all_events if e.is_failure and e.event_specific_data)
+        message = failure.event_specific_data.error.to_string()
+        assert "LEGACY ACCOUNT IS NOT READ-ONLY" in message and "INSERT" in message
+        assert "custom.legacy.allow_writable_account" in message
+        allowed = settings.with_overrides(legacy_allow_writable=True)
+        result, instance = _run_observe(write_config(allowed, tmp_path / "allowed.json"))
         assert result.success
         warnings = [e.user_message for e in instance.all_logs(result.run_id)
                     if "NOT READ-ONLY" in (e.user_message or "")]
-        assert warnings and "INSERT" in warnings[0]
+        assert warnings and "INSERT" in warnings[0] and "running anyway" in warnings[0]
     finally:
         with mariadb_server.admin_connect() as admin, admin.cursor() as cursor:
             cursor.execute(
                 f"REVOKE INSERT ON `{settings.legacy_schema('ratinfo')}`.* FROM %s@'127.0.0.1'",
                 (settings.legacy.user,),
             )
+
+
+def test_a_wrong_legacy_schema_prefix_is_named_as_missing(small_legacy, tmp_path):
+    settings, _ = small_legacy
+    wrong = settings.with_overrides(legacy_schema_prefix="alvaros_")
+    result, _ = _run_observe(write_config(wrong, tmp_path / "conf.json"))
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_failure and e.event_specific_data)
+    message = failure.event_specific_data.error.to_string()
+    assert (
+        f"legacy schemas alvaros_bdata, alvaros_ratinfo, alvaros_protocol do not exist on "
+        f"127.0.0.1:{settings.legacy.port} (check custom.legacy.schema_prefix, now 'alvaros_')"
+    ) in message
+    assert settings.legacy_schema("ratinfo") in message  # what the account does see
+    assert "denied" not in message
 
 
 def test_wrong_password_and_unreachable_server(small_legacy, tmp_path):
@@ -121,16 +144,26 @@ def test_wrong_password_and_unreachable_server(small_legacy, tmp_path):
     wrong = settings.with_overrides(
         legacy=DatabaseSettings("127.0.0.1", settings.legacy.port, settings.legacy.user, Secret("wrong-pw-xyz"))
     )
-    resource = LegacyDatabaseResource(config_file=str(write_config(wrong, tmp_path / "a.json")))
-    with pytest.raises(ConnectionError, match="cannot reach the legacy database as .*Access denied") as raised, resource.connect():
+    config = write_config(wrong, tmp_path / "a.json")
+    resource = LegacyDatabaseResource(config_file=str(config))
+    with pytest.raises(ConnectionError) as raised, resource.connect():
         pass
-    assert "wrong-pw-xyz" not in str(raised.value)
+    message = str(raised.value)
+    assert (
+        f"the read-only legacy account '{settings.legacy.user}' was refused by the server at "
+        f"127.0.0.1:{settings.legacy.port}"
+    ) in message
+    assert f"'custom.legacy.database.password' in {config}" in message
+    assert "Access denied" in message and "wrong-pw-xyz" not in message
     closed = settings.with_overrides(
         legacy=DatabaseSettings("127.0.0.1", 1, settings.legacy.user, settings.legacy.password)
     )
     resource = LegacyDatabaseResource(config_file=str(write_config(closed, tmp_path / "b.json")))
-    with pytest.raises(ConnectionError, match="127.0.0.1:1.*Can't connect"), resource.connect():
+    with pytest.raises(ConnectionError) as raised, resource.connect():
         pass
+    message = str(raised.value)
+    assert f"cannot connect to the server at 127.0.0.1:1 as the read-only legacy account '{settings.legacy.user}'" in message
+    assert "'custom.legacy.database.host' / 'custom.legacy.database.port'" in message
 
 
 def test_read_only_account_cannot_write(small_legacy):

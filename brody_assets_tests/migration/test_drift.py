@@ -17,7 +17,7 @@ from dagster import DagsterInstance, Definitions, in_process_executor
 from brody_assets.db import bootstrap
 from brody_assets.migration.assets import migration_definitions
 from brody_assets.resources import MigrationResource
-from brody_assets.run import failure_messages
+from brody_assets.run import failure_causes, summarize_failures
 from brody_assets_tests.conftest import make_settings, write_config
 
 END = dt.date(2026, 11, 20)
@@ -136,8 +136,12 @@ def test_a_drifted_legacy_column_fails_the_shadow_asset_and_touches_nothing(
             message = failures["shadow__action__water"]
             assert "`water`" in message and f"`{column}`" in message and says in message, message
             # what `brody-assets materialize` prints: the step and the drift, not Dagster's wrapper
-            (printed,) = [m for m in failure_messages(result) if m.startswith("shadow__action__water")]
-            assert f"`{column}`" in printed and "LegacyDriftError" in printed, printed
+            (printed,) = [
+                line
+                for line in summarize_failures(failure_causes(result.all_events))
+                if "shadow__action__water" in line
+            ]
+            assert f"`{column}`" in printed and "`water`" in printed and "Error occurred" not in printed, printed
             done = _materialized(result)
             assert "shadow/action/water" not in done and "migrated/action/water" not in done
             assert {"migrated/action/mass", "migrated/subject/rats", "migrated/acquisition/behavior_event"} <= done

@@ -171,11 +171,12 @@ def test_a_deadlock_victim_transaction_is_retried_whole(target, mariadb_server):
     from brody_assets.migration.engine.db import Db
 
     settings = target["settings"]
-    table = f"`{settings.new_prefix}deadlock`.`t`"
+    # a scratch table in a schema the pipeline account owns (its grants name each schema exactly)
+    table = f"`{settings.new_prefix}staging`.`deadlock_test`"
     with mariadb_server.admin_connect() as admin, admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE IF NOT EXISTS `{settings.new_prefix}deadlock`")
+        cur.execute(f"CREATE DATABASE IF NOT EXISTS `{settings.new_prefix}staging`")
         cur.execute(f"CREATE OR REPLACE TABLE {table} (id INT PRIMARY KEY, v INT NOT NULL)")
-        cur.execute(f"INSERT INTO {table} SELECT seq, 0 FROM `{settings.new_prefix}deadlock`.seq_1_to_50")
+        cur.execute(f"INSERT INTO {table} SELECT seq, 0 FROM `{settings.new_prefix}staging`.seq_1_to_50")
     other = mariadb_server.admin_connect(autocommit=False)
     with other.cursor() as cur:  # the heavier transaction: it holds row 1 and 48 more
         cur.execute("BEGIN")

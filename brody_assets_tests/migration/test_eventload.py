@@ -28,6 +28,7 @@ from brody_assets.migration.engine.events import (
     EVENTS_ODD_COUNT,
     behavior_event_rows,
 )
+from brody_assets_tests.conftest import EVENTS_TABLE_DDL
 
 from .native_support import Counting
 
@@ -183,11 +184,7 @@ TRICKY = [
 
 
 # the columns of __behavior_event (spec §2.21), for scratch tables of the writer's tests
-EVENTS_COLUMNS_DDL = (
-    "sessid int NOT NULL, id_event int NOT NULL, trial int NOT NULL, event_type varchar(16) NOT NULL, "
-    "event_name varchar(32) NOT NULL, entry_num int NOT NULL, in_time double, out_time double, "
-    "PRIMARY KEY (sessid, id_event)"
-)
+EVENTS_COLUMNS_DDL = EVENTS_TABLE_DDL
 
 
 @pytest.fixture

@@ -163,6 +163,9 @@ def same_server(settings: Settings) -> bool:
 def open_context(settings: Settings, options: MigrationOptions | None = None,
                  run_id: str | None = None) -> EngineContext:
     """Connect both accounts and create the ledger schema; the caller closes the context."""
+    from brody_assets.scratch import sweep
+
+    sweep()  # load files left by a killed run
     options = options or MigrationOptions()
     streamed = options.mode == "stream" or (options.mode == "auto" and not same_server(settings))
     names = Names(settings.legacy_schema_prefix, settings.new_prefix, settings.shadow_prefix, streamed)

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import pymysql
 
 from brody_assets.config import DatabaseSettings
+from brody_assets.db.connect import explain
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -63,7 +64,13 @@ class Db:
         self.lock_timeout_s = 600
         self.conn: pymysql.Connection | None = None
         self.database: str | None = None
-        self.connect()
+        try:
+            self.connect()
+        except pymysql.MySQLError as error:  # the first connection: say what to fix
+            explained = explain(error, settings, "legacy" if label == "legacy" else "pipeline")
+            if explained is None:
+                raise
+            raise explained from None
 
     def use(self, database: str) -> None:
         """Make ``database`` the default schema (multi-table DELETEs need one); kept on reconnect."""

@@ -1,5 +1,7 @@
 """Behavior events as bulk-load text: a direct reader for the common ``peh`` shape, and the
-``LOAD DATA LOCAL INFILE`` writer.
+``LOAD DATA LOCAL INFILE`` writer (its load files live in the process's scratch folder,
+``.brody/tmp/<pid>-…``, removed after each load, and swept at the next start when a process was
+killed mid-load).
 
 :func:`session_event_text` turns one session's new ``parsed_events.peh`` blob into the
 tab-separated lines of its ``__behavior_event`` rows. For the shape the lab's sessions have (a
@@ -30,6 +32,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import pymysql
+
+from brody_assets.scratch import scratch_dir
 
 from . import native
 from .events import EVENT_NAME_MAX, EVENT_TYPE_MAX, behavior_event_rows
@@ -301,7 +305,7 @@ class EventLoader:
             return 0
         if not self.local:
             return _insert(cur, table, [text for _, text, _ in blocks])
-        fd, path = tempfile.mkstemp(prefix="brody-events-", suffix=".tsv")
+        fd, path = tempfile.mkstemp(prefix="brody-events-", suffix=".tsv", dir=scratch_dir())
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
                 for _, text, _ in blocks:
