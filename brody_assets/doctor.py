@@ -23,7 +23,7 @@ from typing import Any
 import pymysql
 
 from brody_assets.config import DatabaseSettings, Settings
-from brody_assets.db.accounts import WRITE_PRIVILEGES
+from brody_assets.db.grants import write_privileges
 from brody_assets.drives_check import check_drive_roots
 from brody_assets.migration.engine.db import PERMISSIVE_MODE, STRICT_MODE
 from brody_assets.migration.engine.drift import find_drift, server_columns
@@ -148,7 +148,7 @@ def _covers(target: str, schema: str) -> bool:
 
 
 def _legacy_grants(conn: _Conn, settings: Settings) -> Finding:
-    writes = [f"{p} ON {target}" for privs, target in _grants(conn) for p in privs if p in WRITE_PRIVILEGES]
+    writes = write_privileges(conn.conn)  # direct grants, every role (default or not) and PUBLIC
     if writes:
         return Finding("WARN", "legacy grants", f"LEGACY ACCOUNT CAN WRITE: {settings.legacy.user} holds "
                        + "; ".join(writes), "revoke every privilege but SELECT from the legacy account "
