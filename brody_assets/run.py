@@ -1,7 +1,8 @@
 """Run the whole graph from the command line (the setup command's "main job").
 
 Executes, in order, every job the project defines for a full refresh, against the persistent
-Dagster instance in $DAGSTER_HOME so the UI shows the runs, observations and check results.
+Dagster instance in $DAGSTER_HOME and as runs of the workspace's code location, so the UI shows
+the runs under their jobs, with their observations and check results.
 """
 
 from __future__ import annotations
@@ -48,18 +49,19 @@ class RunReport:
 
 
 def materialize_all(jobs: tuple[str, ...] = MAIN_JOBS, log_level: str = "WARNING") -> RunReport:
+    """Run ``jobs`` in order in this process, each recorded as a run of the code location in
+    ``workspace.yaml`` (so the UI lists it under its job; :mod:`brody_assets.instance.shell`)."""
     from dagster import AssetKey, DagsterInstance
 
     from brody_assets.definitions import defs
+    from brody_assets.instance.shell import run_job
     from brody_assets.legacy.catalog import LEGACY_TABLES
 
     instance = DagsterInstance.get()
     report = RunReport()
     for name in jobs:
-        result = defs.resolve_job_def(name).execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        result = run_job(
+            name, instance, run_config={"loggers": {"console": {"config": {"log_level": log_level}}}}
         )
         report.runs.append((name, result.run_id, result.success))
         if not result.success:
