@@ -40,6 +40,9 @@ class ShellRunError(RuntimeError):
 
 def code_location(workspace: Path = WORKSPACE, location_name: str | None = None) -> CodeLocationOrigin:
     """The code location ``workspace`` declares (the only one, or the one named ``location_name``)."""
+    if not Path(workspace).is_file():
+        raise ShellRunError(f"no workspace file at {workspace}: runs from the shell are recorded "
+                            "as runs of its code location")
     origins = location_origins_from_yaml_paths([str(workspace)])
     chosen = [o for o in origins if location_name in (None, o.location_name)]
     if len(chosen) != 1:
