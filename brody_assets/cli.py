@@ -104,7 +104,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
         print(line)
     print(f"Dagster instance (run history, observations, check results): {home}")
     print(
-        "UI: `DAGSTER_HOME=" + home + " .venv/bin/dagster dev -h 127.0.0.1 -p 3000` then open "
+        "UI: `DAGSTER_HOME=" + home + " .venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000` then open "
         "http://127.0.0.1:3000/asset-groups"
     )
     return 0 if report.ok else 1
