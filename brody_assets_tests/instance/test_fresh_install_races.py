@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from brody_assets.config import PROJECT_ROOT
@@ -93,6 +94,7 @@ prepare_home(Path(sys.argv[2]))
         assert check.stdout.strip() == "1"
 
 
+@pytest.mark.slow
 def test_two_materializations_on_a_fresh_prefix_and_a_fresh_home(mariadb_server, unique_prefix,
                                                                  tmp_path):
     from brody_assets.demo.legacy import build_legacy_database

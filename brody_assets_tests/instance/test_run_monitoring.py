@@ -79,6 +79,7 @@ run_job("sleeper", DagsterInstance.get(), workspace=Path(sys.argv[1]))
 """
 
 
+@pytest.mark.slow
 def test_killed_shell_run_is_marked_failed_and_the_queue_moves_on(daemon_home):
     """A run executing in its own process (as ``brody-assets materialize`` runs them) is killed:
     no parent is left to notice, only run monitoring. It is marked failed within about one poll
