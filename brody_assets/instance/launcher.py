@@ -80,7 +80,7 @@ class LocalRunLauncher(DefaultRunLauncher):
         event = records[0].event_log_entry if records else None
         pid = event.dagster_event.pid if event is not None and event.dagster_event else None
         if pid is None:
-            # STARTED without a recorded worker: nothing to judge by; the run's max runtime applies.
+            # STARTED without a recorded worker process: nothing to judge by, so it is left running.
             return CheckRunHealthResult(WorkerStatus.RUNNING,
                                         "no run worker process id recorded")
         alive, started = process_state(pid)
