@@ -66,6 +66,23 @@ def process_state(pid: int) -> tuple[bool, float | None]:
     return True, boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
 
 
+def worker_health(pid: int, run_started_at: float) -> CheckRunHealthResult:
+    """The health of the run worker ``pid``, whose run started at ``run_started_at`` (Unix time)."""
+    alive, started = process_state(pid)
+    if not alive:
+        return CheckRunHealthResult(
+            WorkerStatus.FAILED, f"the run's process (pid {pid}) is no longer running",
+            run_worker_id=str(pid),
+        )
+    if started is not None and started > run_started_at + _START_SLACK_S:
+        return CheckRunHealthResult(
+            WorkerStatus.FAILED,
+            f"the run's process (pid {pid}) is gone; pid {pid} now belongs to another process",
+            run_worker_id=str(pid),
+        )
+    return CheckRunHealthResult(WorkerStatus.RUNNING, f"pid {pid} alive", run_worker_id=str(pid))
+
+
 class LocalRunLauncher(DefaultRunLauncher):
     """``DefaultRunLauncher`` plus a worker health check by process id, for run monitoring."""
 
@@ -83,16 +100,4 @@ class LocalRunLauncher(DefaultRunLauncher):
             # STARTED without a recorded worker process: nothing to judge by, so it is left running.
             return CheckRunHealthResult(WorkerStatus.RUNNING,
                                         "no run worker process id recorded")
-        alive, started = process_state(pid)
-        if not alive:
-            return CheckRunHealthResult(
-                WorkerStatus.FAILED, f"the run's process (pid {pid}) is no longer running",
-                run_worker_id=str(pid),
-            )
-        if started is not None and started > event.timestamp + _START_SLACK_S:
-            return CheckRunHealthResult(
-                WorkerStatus.FAILED,
-                f"the run's process (pid {pid}) is gone; pid {pid} now belongs to another process",
-                run_worker_id=str(pid),
-            )
-        return CheckRunHealthResult(WorkerStatus.RUNNING, f"pid {pid} alive", run_worker_id=str(pid))
+        return worker_health(pid, event.timestamp)

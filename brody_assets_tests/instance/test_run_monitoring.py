@@ -139,3 +139,24 @@ def test_process_state_sees_exited_and_zombie_processes():
     assert not process_state(child.pid)[0]
     child.wait()
     assert process_state(child.pid) == (False, None)
+
+
+def test_worker_health_judges_by_pid_and_start_time():
+    from dagster._core.launcher import WorkerStatus
+
+    from brody_assets.instance.launcher import worker_health
+
+    assert worker_health(os.getpid(), time.time()).status == WorkerStatus.RUNNING
+    newcomer = subprocess.Popen(["sleep", "30"])
+    try:
+        time.sleep(0.2)
+        # A process that started long after the run did cannot be its worker: the pid was reused.
+        reused = worker_health(newcomer.pid, time.time() - 60)
+        assert reused.status == WorkerStatus.FAILED
+        assert "now belongs to another process" in reused.msg
+        assert worker_health(newcomer.pid, time.time()).status == WorkerStatus.RUNNING
+    finally:
+        newcomer.kill()
+        newcomer.wait()
+    gone = worker_health(newcomer.pid, time.time())
+    assert gone.status == WorkerStatus.FAILED and "is no longer running" in gone.msg
