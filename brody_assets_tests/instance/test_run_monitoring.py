@@ -151,7 +151,7 @@ def test_worker_health_judges_by_pid_and_start_time():
     try:
         time.sleep(0.2)
         # A process that started long after the run did cannot be its worker: the pid was reused.
-        reused = worker_health(newcomer.pid, time.time() - 60)
+        reused = worker_health(newcomer.pid, time.time() - 3600)
         assert reused.status == WorkerStatus.FAILED
         assert "now belongs to another process" in reused.msg
         assert worker_health(newcomer.pid, time.time()).status == WorkerStatus.RUNNING
