@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--reference", help="another checkout whose asset graph load is timed too")
+    parser.add_argument("--reference-name", help="how RESULTS.md names it (e.g. a commit)")
     args = parser.parse_args(argv)
     runs = [(name, program, str(PROJECT_ROOT)) for name, program in PROGRAMS.items()]
     if args.reference:
@@ -92,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     reference = ""
     if args.reference:
         name = f"{GRAPH}, reference checkout"
-        reference = (f"The reference checkout (`{args.reference}`) loads its asset graph in "
+        reference = (f"The reference checkout ({args.reference_name or args.reference}) loads its "
+                     "asset graph in "
                      f"{fastest[name] / fastest['import dagster']:.2f}x (medians: "
                      f"{median[name] / median['import dagster']:.2f}x; CPU time: "
                      f"{cpu_min[name] / cpu_min['import dagster']:.2f}x), importing "
