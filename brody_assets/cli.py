@@ -13,13 +13,11 @@
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import sys
 from collections.abc import Sequence
 
 from brody_assets import paths
-from brody_assets.config import PROJECT_ROOT, ConfigError, Settings, load_settings
+from brody_assets.config import ConfigError, Settings, load_settings
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 
@@ -135,25 +133,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _prepare_dagster_home() -> str:
-    home = paths.dagster_home()
-    home.mkdir(parents=True, exist_ok=True)
-    target = home / "dagster.yaml"
-    if not target.exists():
-        shutil.copy(PROJECT_ROOT / "resources" / "dagster.yaml", target)
-    os.environ["DAGSTER_HOME"] = str(home)
-    return str(home)
+    from brody_assets.instance.home import prepare_home
+
+    return str(prepare_home())
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:
-    from brody_assets.run import materialize_all
+    from brody_assets.run import MAIN_JOBS, materialize_all
 
     home = _prepare_dagster_home()
-    report = materialize_all()
+    report = materialize_all(tuple(args.job) if args.job else MAIN_JOBS)
     for line in report.lines():
         print(line)
     print(f"Dagster instance (run history, observations, check results): {home}")
     print(
-        "UI: `DAGSTER_HOME=" + home + " .venv/bin/dagster dev -h 127.0.0.1 -p 3000` then open "
+        "UI: `DAGSTER_HOME=" + home + " .venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000` then open "
         "http://127.0.0.1:3000/asset-groups"
     )
     return 0 if report.ok else 1
@@ -208,6 +202,11 @@ def parser() -> argparse.ArgumentParser:
     append.add_argument("--seed", type=int, default=7)
     demo.set_defaults(func=cmd_demo)
     materialize = sub.add_parser("materialize", help="observe legacy tables and materialize every asset")
+    materialize.add_argument(
+        "--job", action="append", metavar="NAME",
+        help="run only this job (repeatable; default: observe_legacy, migrate_all, integrity_checks, "
+        "integrity_report)",
+    )
     materialize.set_defaults(func=cmd_materialize)
     integrity = sub.add_parser(
         "integrity", help="the integrity report: every check, pass/fail, counts, failing since"

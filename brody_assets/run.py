@@ -1,7 +1,8 @@
 """Run the whole graph from the command line (the setup command's "main job").
 
 Executes, in order, every job the project defines for a full refresh, against the persistent
-Dagster instance in $DAGSTER_HOME so the UI shows the runs, observations and check results.
+Dagster instance in $DAGSTER_HOME and as runs of the workspace's code location, so the UI shows
+the runs under their jobs, with their observations and check results.
 The shell gets a summary, not Dagster's console log: one line per distinct error (its root
 cause, with the steps it stopped) and one per distinct warning; the full stack traces stay in
 the run's event log (the UI's run page, or ``dagster run`` commands).
@@ -109,19 +110,20 @@ def _warnings(instance, run_id: str, width: int = 500) -> list[str]:
 
 
 def materialize_all(jobs: tuple[str, ...] = MAIN_JOBS, log_level: str = "CRITICAL") -> RunReport:
+    """Run ``jobs`` in order in this process, each recorded as a run of the code location in
+    ``workspace.yaml`` (so the UI lists it under its job; :mod:`brody_assets.instance.shell`)."""
     from dagster import AssetKey, DagsterInstance
 
     from brody_assets.definitions import defs
+    from brody_assets.instance.shell import run_job
     from brody_assets.legacy.catalog import LEGACY_TABLES
 
     instance = DagsterInstance.get()
     report = RunReport()
     causes: dict[str, list[str]] = {}
     for name in jobs:
-        result = defs.resolve_job_def(name).execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        result = run_job(
+            name, instance, run_config={"loggers": {"console": {"config": {"log_level": log_level}}}}
         )
         report.runs.append((name, result.run_id, result.success))
         for warning in _warnings(instance, result.run_id):

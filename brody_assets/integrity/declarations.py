@@ -380,7 +380,9 @@ def load_declarations(
             out.extend(load_declarations(sorted(path.glob("*.yaml"))))
             continue
         try:
-            data = yaml.safe_load(path.read_text())
+            # libyaml's safe loader when PyYAML has it: the same documents, ~8x faster to read,
+            # and the declarations are read on every load of the code location.
+            data = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         except yaml.YAMLError as error:
             raise DeclarationError(f"{path.name}: not valid YAML: {error}") from None
         if data is None:

@@ -10,16 +10,14 @@ drift) apply exactly the migration's own transforms. Lab options (aliases, exclu
 their default values.
 
 MySQL table names follow DataJoint's naming rule; column types are read from the schema modules'
-``definition`` strings (the shadow ones are generated from the new tables'), which imports the
-modules (and DataJoint) but declares and connects to nothing.
+``definition`` strings (the shadow ones are generated from the new tables'), read from the
+modules' source without importing them or DataJoint (loading the Definitions stays fast).
 """
 
 from __future__ import annotations
 
-import ast
 import re
 from functools import cache
-from pathlib import Path
 
 from brody_assets.migration.registry import MigrationOptions, TableEntry, entry
 
@@ -32,7 +30,6 @@ def quote(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "migration" / "schemas"
 LEDGER = "{migration}.`quarantine`"
 WATERMARK = "{migration}.`watermark`"
 
@@ -155,36 +152,22 @@ def _definitions() -> dict[tuple[str, str], dict[str, str]]:
     """(layer, ``Class`` or ``Master.Part``) -> {column: type} for attributes written out.
 
     Read from the classes' ``definition`` strings as the schema modules build them (shadow
-    definitions are generated from the new tables', foreign keys already expanded); importing the
-    modules declares nothing and connects to nothing.
+    definitions are generated from the new tables', foreign keys already expanded), statically:
+    :mod:`brody_assets.migration.schemas.static` reads the modules' source, so loading the checks
+    imports neither DataJoint nor the schema modules.
     """
-    import importlib
+    from brody_assets.migration.schemas.static import static_definitions
 
     out: dict[tuple[str, str], dict[str, str]] = {}
-    for path in sorted(SCHEMAS_DIR.glob("*.py")):
-        layer = path.stem.split("_", 1)[0]
-        if layer not in ("new", "shadow"):
-            continue
-        module = importlib.import_module(f"brody_assets.migration.schemas.{path.stem}")
-        tree = ast.parse(path.read_text())
-        for node in tree.body:
-            if isinstance(node, ast.ClassDef):
-                _collect(getattr(module, node.name), node.name, layer, out)
-    return out
-
-
-def _collect(cls: type, path: str, layer: str, out: dict) -> None:
-    for name, value in vars(cls).items():
-        if isinstance(value, type) and name[:1].isupper() and hasattr(value, "definition"):
-            _collect(value, f"{path}.{name}", layer, out)
-    definition = vars(cls).get("definition")
-    if isinstance(definition, str):
+    for (stem, path), definition in static_definitions().items():
         columns = {}
         for line in definition.splitlines():
             match = _ATTRIBUTE.match(line)
             if match and not line.strip().startswith("->"):
                 columns[match.group(1)] = match.group(2).strip().lower()
-        out[(layer, path)] = columns
+        out[(stem.split("_", 1)[0], path)] = columns
+    return out
+
 
 def column_types(layer: str, e: TableEntry) -> dict[str, str]:
     """{column: declared type} of the entry's table in ``layer`` (foreign-key columns excluded)."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import html
-import os
 import re
 import sys
 from collections.abc import Sequence
@@ -328,7 +327,7 @@ def write_html(rows: Sequence[ReportRow], storage_dir: str | Path) -> Path:
 def add_integrity_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options of ``brody-assets integrity`` (the lead wires this into cli.py)."""
     parser.add_argument(
-        "--run", action="store_true", help="run the integrity_checks job first (in this process)"
+        "--run", action="store_true", help="run the integrity_checks job first (in this process, as a run of the code location)"
     )
     parser.add_argument("--failing", action="store_true", help="list failing checks only")
     parser.add_argument("--no-html", action="store_true", help="do not write the HTML report")
@@ -338,12 +337,9 @@ def add_integrity_arguments(parser: argparse.ArgumentParser) -> argparse.Argumen
 def _instance():
     from dagster import DagsterInstance
 
-    if not os.environ.get("DAGSTER_HOME"):
-        from brody_assets import paths
+    from brody_assets.instance.home import prepare_home
 
-        home = paths.dagster_home()
-        home.mkdir(parents=True, exist_ok=True)
-        os.environ["DAGSTER_HOME"] = str(home)
+    prepare_home()
     return DagsterInstance.get()
 
 
@@ -359,11 +355,10 @@ def integrity_report_main(args: argparse.Namespace | Sequence[str] | None = None
 
     instance = _instance()
     if getattr(args, "run", False):
+        from brody_assets.instance.shell import run_job
         from brody_assets.integrity.checks import CHECKS_JOB
 
-        result = defs.resolve_job_def(CHECKS_JOB).execute_in_process(
-            instance=instance, raise_on_error=False
-        )
+        result = run_job(CHECKS_JOB, instance)
         print(
             f"ran {CHECKS_JOB}: run {result.run_id} {'succeeded' if result.success else 'failed'}"
         )

@@ -4,15 +4,24 @@ DataJoint binds its table classes to one schema name per process. The declaratio
 in a short-lived child process (``declare_here`` there), so the calling process never binds the
 classes: one process (a Dagster run, a test session, a benchmark) can serve several prefixes. The
 engine itself writes with plain SQL and needs no DataJoint classes.
+
+Two processes may declare at once (two runs on a fresh install): the declaration runs under a
+MariaDB named lock per prefix pair and creates only what is missing, so the second one waits and
+then finds everything in place.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
 
 from brody_assets.config import DatabaseSettings, Secret, Settings
+
+# How long a process waits for another one declaring the same prefixes (a fresh declaration of
+# the 45 tables takes a few seconds).
+DECLARE_LOCK_TIMEOUT_S = 300
 
 
 def tables_declared(settings: Settings) -> bool:
@@ -45,8 +54,20 @@ def ensure_declared(settings: Settings) -> None:
         declare_in_child(settings)
 
 
+def declaration_lock_name(settings: Settings) -> str:
+    """The MariaDB named lock that serialises declaring the tables of these prefixes (<= 64 chars)."""
+    digest = hashlib.sha1(f"{settings.new_prefix}\0{settings.shadow_prefix}".encode()).hexdigest()
+    return f"brody_assets.declare.{digest[:32]}"
+
+
 def declare_here(settings: Settings) -> None:
-    """DataJoint ``activate`` in *this* process (binds the table classes to these prefixes)."""
+    """DataJoint ``activate`` in *this* process (binds the table classes to these prefixes).
+
+    Runs under the server's named lock :func:`declaration_lock_name`, so two processes declaring
+    the same prefixes at once (two runs on a fresh install) take turns: the second finds every
+    schema and table in place and declares nothing (DataJoint creates only what is missing). The
+    lock is released when this connection closes, even if the process is killed.
+    """
     import datajoint as dj
 
     from brody_assets.migration.schemas import activate
@@ -55,7 +76,18 @@ def declare_here(settings: Settings) -> None:
     connection = dj.Connection(host=settings.database.host, port=settings.database.port,
                                user=settings.database.user, password=settings.database.password.reveal(),
                                use_tls=settings.database.use_tls)
-    activate(connection, settings.new_prefix, settings.shadow_prefix)
+    name = declaration_lock_name(settings)
+    got = connection.query("SELECT GET_LOCK(%s, %s)", args=(name, DECLARE_LOCK_TIMEOUT_S)).fetchone()[0]
+    if got != 1:
+        raise RuntimeError(
+            f"another process has been declaring the tables of prefixes '{settings.new_prefix}' / "
+            f"'{settings.shadow_prefix}' for over {DECLARE_LOCK_TIMEOUT_S} s (MariaDB lock {name}); "
+            "is a migration stuck? See SHOW PROCESSLIST on the server."
+        )
+    try:
+        activate(connection, settings.new_prefix, settings.shadow_prefix)
+    finally:
+        connection.query("SELECT RELEASE_LOCK(%s)", args=(name,))
 
 
 def declare_in_child(settings: Settings) -> None:

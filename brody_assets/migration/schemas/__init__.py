@@ -12,17 +12,33 @@ Modules: ``new_{lab,subject,action,acquisition}`` and ``shadow_{lab,subject,acti
 (:data:`SCHEMA_MODULES`, :data:`TABLE_NAMES`); ``activation`` binds and drops.
 """
 
-from .activation import MigrationTables, SchemaActivationError, activate, drop_schemas
-from .naming import (
-    DEFAULT_PREFIXES,
-    FAMILIES,
-    LAYERS,
-    SCHEMA_MODULES,
-    TABLE_NAMES,
-    iter_table_classes,
-    schema_name,
-    table_class,
-)
+# The names below are loaded on first use (PEP 562): importing a light submodule such as
+# ``.derive`` or ``.static`` must not import DataJoint (README: a fast code location).
+_FROM = {
+    "MigrationTables": "activation",
+    "SchemaActivationError": "activation",
+    "activate": "activation",
+    "drop_schemas": "activation",
+    "DEFAULT_PREFIXES": "naming",
+    "FAMILIES": "naming",
+    "LAYERS": "naming",
+    "SCHEMA_MODULES": "naming",
+    "TABLE_NAMES": "naming",
+    "iter_table_classes": "naming",
+    "schema_name": "naming",
+    "table_class": "naming",
+}
+
+
+def __getattr__(name: str):
+    if name not in _FROM:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{_FROM[name]}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_PREFIXES",

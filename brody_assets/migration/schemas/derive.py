@@ -58,7 +58,8 @@ def _resolve(cls: type, ref: str) -> type:
     if ref == "master":
         raise ShadowDefinitionError(f"{cls.__qualname__}: '-> master' is not derivable")
     head, *rest = ref.split(".")
-    namespace = vars(sys.modules[cls.__module__])
+    # Classes built by .static (no DataJoint import) carry their module's namespace themselves.
+    namespace = vars(cls).get("_static_namespace") or vars(sys.modules[cls.__module__])
     if head not in namespace:
         raise ShadowDefinitionError(f"{cls.__qualname__}: cannot resolve '-> {ref}'")
     target = namespace[head]
