@@ -89,6 +89,9 @@ class ExpectationSpec:
     order_by: str | None = None
     severity: str | None = None  # overrides the check's severity for this expectation
     description: str | None = None
+    # When legacy is on another server: which legacy rows a mixed expectation needs, per legacy
+    # table ("ratinfo.mass" -> provider); see brody_assets.integrity.xserver.
+    cross_server: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
 
     @property
     def column(self) -> str:
@@ -212,6 +215,7 @@ _EXPECTATION_KEYS = {
     "order_by",
     "severity",
     "description",
+    "cross_server",
 }
 _REQUIRED = {
     "unexpected_rows": ("sql",),
@@ -255,6 +259,16 @@ def _expectation(raw: Any, where: str) -> ExpectationSpec:
         if not isinstance(column, str) or not _IDENT.match(column):
             raise DeclarationError(f"{where}: bad column name {column!r}")
     values = tuple(raw.get("values", ()))
+    cross = raw.get("cross_server")
+    if cross is not None and (
+        not isinstance(cross, Mapping)
+        or not all(isinstance(k, str) and re.fullmatch(r"[a-z]+\.[A-Za-z0-9_]+", k) for k in cross)
+        or not all(v == "all" or isinstance(v, Mapping) for v in cross.values())
+    ):
+        raise DeclarationError(
+            f"{where}: 'cross_server' maps legacy tables ('ratinfo.mass') to providers "
+            f"('all' or a mapping such as {{lost: shadow}}), got {cross!r}"
+        )
     spec = ExpectationSpec(
         kind=kind,
         sql=raw.get("sql"),
@@ -265,6 +279,7 @@ def _expectation(raw: Any, where: str) -> ExpectationSpec:
         order_by=raw.get("order_by"),
         severity=raw.get("severity"),
         description=raw.get("description"),
+        cross_server=dict(cross) if cross is not None else None,
     )
     for needed in _REQUIRED[kind]:
         if not getattr(spec, needed):
