@@ -21,6 +21,11 @@ from brody_assets.db import MariaDBServer
 
 TEST_SERVER_HOME = Path(os.environ.get("BRODY_TEST_DB_HOME", PROJECT_ROOT / ".brody" / "test-server"))
 TEST_SERVER_PORT = int(os.environ.get("BRODY_TEST_DB_PORT", "33317"))
+# The second server of the cross-server tests (legacy on its own server).
+LEGACY_SERVER_HOME = Path(
+    os.environ.get("BRODY_TEST_LEGACY_DB_HOME", PROJECT_ROOT / ".brody" / "test-legacy-server")
+)
+LEGACY_SERVER_PORT = int(os.environ.get("BRODY_TEST_LEGACY_DB_PORT", str(TEST_SERVER_PORT + 1)))
 TEST_ADMIN_USER = "brody_test_admin"
 TEST_ADMIN_PASSWORD = "brody-test-admin"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
@@ -41,6 +46,34 @@ def mariadb_server() -> MariaDBServer:
                 f"GRANT ALL PRIVILEGES ON *.* TO '{TEST_ADMIN_USER}'@'{host}' WITH GRANT OPTION"
             )
     return server
+
+
+@pytest.fixture(scope="session")
+def legacy_mariadb_server() -> MariaDBServer:
+    """A second server holding only legacy schemas (``BRODY_TEST_LEGACY_DB_PORT``), started (or
+    reused when already running): the cross-server layout, legacy on its own server."""
+    server = MariaDBServer(LEGACY_SERVER_HOME, LEGACY_SERVER_PORT)
+    server.start()
+    return server
+
+
+def grant_legacy_read_only(server: MariaDBServer, settings: Settings) -> None:
+    """On ``server``: the legacy account of ``settings``, SELECT on its legacy schemas only."""
+    user, password = settings.legacy.user, settings.legacy.password.reveal()
+    with server.admin_connect() as conn, conn.cursor() as cursor:
+        for host in ("127.0.0.1", "localhost"):
+            cursor.execute(
+                "CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (user, host, password)
+            )
+            for schema in ("bdata", "ratinfo", "protocol"):
+                pattern = settings.legacy_schema(schema).replace("_", "\\_")
+                cursor.execute(f"GRANT SELECT ON `{pattern}`.* TO %s@%s", (user, host))
+
+
+def drop_legacy_account(server: MariaDBServer, user: str) -> None:
+    with server.admin_connect() as conn, conn.cursor() as cursor:
+        for host in ("127.0.0.1", "localhost"):
+            cursor.execute("DROP USER IF EXISTS %s@%s", (user, host))
 
 
 @pytest.fixture

@@ -580,9 +580,9 @@ def run_expectation(
     text = expectation_text(d, spec)
     shown = unformat(wrap(spec, d))
     try:
-        deleted = _providers(spec).get("deleted")
+        deleted = [p for p in _providers(spec).values() if isinstance(p, dict) and p.get("deleted")]
         if deleted:
-            e = _entry_of(d, deleted)
+            e = _entry_of(d, deleted[0])
             rows = deleted_rows(fed, e)
             total = len(rows)
             return Ran([{**r, _TOTAL: total} for r in rows[:limit]], shown)
