@@ -13,6 +13,12 @@ Each figure is a ratio measured in this one run, on this machine:
 (e) peak RSS of a full run at `small` and `lab` scale (must not grow with table size).
 
     .venv/bin/python benchmarks/migration.py [--scale lab] [--skip-streamed]
+    .venv/bin/python benchmarks/migration.py --cross-checks [--scale small]
+
+``--cross-checks`` re-measures (d) with the integrity checks included: a full migration plus
+every integrity check with legacy on a second server (streamed migration, checks federated
+across the two servers) vs the same on one server, on the same demo data; recorded in its own
+section of RESULTS.md.
 
 Before each timed step the server is let finish the background work of the previous one
 (dirty pages flushed, purge done: ``benchmarks.common.settle``), so no step pays for another.
@@ -120,12 +126,84 @@ print(hwm / 1024, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
     return float(main), float(worker)
 
 
+def full_run_with_checks(settings) -> tuple[float, float, list]:
+    """A full migration, then every integrity check: (migration s, checks s, check outcomes)."""
+    from brody_assets.integrity.checks import all_declarations
+    from brody_assets.integrity.runner import run_checks
+
+    declarations = all_declarations()
+    started = time.perf_counter()
+    run_engine(settings, full=True)
+    migrated = time.perf_counter()
+    outcomes = run_checks(settings, declarations, today=END_DATE)
+    return migrated - started, time.perf_counter() - migrated, outcomes
+
+
+def cross_checks(scale: str) -> None:
+    """(d) re-measured with the checks: legacy on a second server vs one server, same data."""
+    from benchmarks.common import free_port
+    from brody_assets.integrity import xserver
+    from brody_assets.migration.engine import declare_tables
+
+    prefix = "bx_"
+    srv = server("xnew", free_port())
+    legacy_srv = server("xlegacy", free_port())
+    runs = {}
+    try:
+        for label, legacy in (("same server", srv), ("legacy on a second server", legacy_srv)):
+            settings = settings_for(srv, legacy, prefix)
+            drop_prefix(srv, prefix)
+            build_legacy(legacy, prefix, scale)
+            bootstrap_both(srv, legacy, settings)
+            declare_tables(settings)
+            settle(srv)
+            settle(legacy)
+            migration, checks, outcomes = full_run_with_checks(settings)
+            runs[label] = (migration, checks, outcomes, xserver.cross_server(settings))
+            print(f"  {label}: migration {migration:.2f} s + checks {checks:.2f} s", flush=True)
+            drop_prefix(legacy, prefix)
+    finally:
+        drop_prefix(srv, prefix)
+        srv.stop()
+        legacy_srv.stop()
+    (m1, c1, o1, _), (m2, c2, o2, cross) = runs["same server"], runs["legacy on a second server"]
+    assert cross, "the second layout must be cross-server"
+    same_results = {(o.key, o.passed, o.unexpected_count) for o in o1}
+    cross_results = {(o.key, o.passed, o.unexpected_count) for o in o2}
+    failing = sum(1 for o in o2 if not o.passed)
+    errored = sum(1 for o in o2 if o.error)
+    lines = [
+        f"Run {dt.datetime.now():%Y-%m-%d %H:%M}, {machine()}, scale `{scale}` only: the machine is "
+        "shared by several engineers, so this was not run at lab scale. The same demo legacy "
+        "database (seed 7) on the pipeline's server, then on a second MariaDB server (streamed "
+        "migration; checks: legacy-only ones on the read-only account, mixed ones federated by "
+        "`brody_assets/integrity/xserver.py`).",
+        "",
+        "| layout | full migration s | all integrity checks s | total s |",
+        "|---|---:|---:|---:|",
+        f"| same server | {m1:.2f} | {c1:.2f} | {m1 + c1:.2f} |",
+        f"| legacy on a second server | {m2:.2f} | {c2:.2f} | {m2 + c2:.2f} |",
+        "",
+        f"Ratio cross-server / same-server (full run + checks): **{(m2 + c2) / (m1 + c1):.2f}** "
+        f"(migration {m2 / m1:.2f}, checks {c2 / c1:.2f}). {len(o2)} checks, {failing} failing, "
+        f"{errored} errored; results identical in both layouts: "
+        f"{'yes' if same_results == cross_results else 'NO'}.",
+    ]
+    record("Cross-server migration + checks (`benchmarks/migration.py --cross-checks`)", "\n".join(lines))
+    print("\n".join(lines))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", default="lab")
     parser.add_argument("--skip-streamed", action="store_true")
+    parser.add_argument("--cross-checks", action="store_true",
+                        help="only (d) with the integrity checks: cross-server vs same-server")
     parser.add_argument("--old-rows", type=int, default=3000, help="rows for the old-pipeline sample")
     args = parser.parse_args()
+    if args.cross_checks:
+        cross_checks(args.scale)
+        return
     from brody_assets.demo.legacy import append_days
     from brody_assets.migration.engine import declare_tables
 
