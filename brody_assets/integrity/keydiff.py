@@ -33,11 +33,12 @@ SEPARATOR = "CHAR(31 USING utf8mb4)"
 NULL_MARK = "CHAR(0 USING utf8mb4)"
 FIRST_BUCKETS = 64
 FANOUT = 16
-LEAF_ROWS = 256
+LEAF_ROWS = 8
 MAX_MODULUS = 1 << 44
 
 _SCALE = re.compile(r"^(?:float|double|decimal|numeric|real)\s*\(\s*\d+\s*,\s*(\d+)\s*\)")
 _FLOAT = re.compile(r"^(?:float|double|real)")
+_INTEGER = re.compile(r"^(?:(?:tiny|small|medium|big)?int|bool)")
 _BLOB = re.compile(r"blob|binary")
 
 
@@ -45,7 +46,8 @@ def canonical_value(expr: str, kind: str = "") -> str:
     """``expr`` as canonical ``utf8mb4`` text (NULL stays NULL), given its column type ``kind``.
 
     Fixed-scale numbers are rounded to their scale; other floating-point numbers to 5 decimals
-    (a mismatch this creates near a rounding edge only nominates the key for the exact test).
+    (a mismatch this creates near a rounding edge only nominates the key for the exact test);
+    integers are printed as numbers (``ZEROFILL`` padding dropped).
     """
     kind = kind.lower().strip()
     scale = _SCALE.match(kind)
@@ -54,6 +56,8 @@ def canonical_value(expr: str, kind: str = "") -> str:
         value = f"CAST(ROUND(({expr}), {digits}) AS DECIMAL(65, {digits}))"
     elif _FLOAT.match(kind):
         value = f"CAST(ROUND(({expr}), 5) AS DECIMAL(65, 5))"
+    elif _INTEGER.match(kind):  # a ZEROFILL column prints '001'; its value is 1
+        value = f"(({expr}) + 0)"
     elif _BLOB.search(kind):
         value = f"HEX({expr})"
     else:

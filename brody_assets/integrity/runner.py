@@ -137,6 +137,11 @@ def run_checks(
                 out[i] = _run_federated(federation, routed[i], settings, sample_rows)
         finally:
             federation.close()
+        log.info(
+            "%d checks joined legacy (other server) with pipeline tables: %s",
+            len(mixed),
+            ", ".join(f"{k} {v:,}" for k, v in federation.stats.items()),
+        )
     return [out[i] for i in range(len(routed))]
 
 

@@ -161,6 +161,7 @@ class Federation:
     staged: dict[str, str] = field(default_factory=dict)  # temp table -> WHERE it holds
     info_staged: bool = False
     watermarks: dict[str, Any] = field(default_factory=dict)
+    found: dict[tuple, list[Any]] = field(default_factory=dict)  # (provider, entry) -> ids
     stats: dict[str, int] = field(
         default_factory=lambda: {"rows_fetched": 0, "keys_compared": 0, "queries": 0}
     )
@@ -243,12 +244,37 @@ def _entry_of(d: CheckDeclaration, arg: Any) -> TableEntry:
     raise CrossServerError(f"{d.key}: cannot tell which migrated table the provider is about")
 
 
+def _key_types(e: TableEntry) -> list[str]:
+    """The declared types of the entry's match columns (shadow, else new; '' when unknown)."""
+    shadow, new = column_types("shadow", e), column_types("new", e)
+    return [shadow.get(sc) or new.get(nc) or "" for sc, nc, _ in e.match]
+
+
 def _mapped_keys(fed: Federation, e: TableEntry) -> list[str]:
-    return [keydiff.canonical_value(fed.sql(check_sql(expr, e))) for _, _, expr in e.match]
+    """Canonical text of the legacy row's mapped key (what the shadow/new match columns hold)."""
+    return [
+        keydiff.canonical_value(fed.sql(check_sql(expr, e)), kind)
+        for (_, _, expr), kind in zip(e.match, _key_types(e), strict=True)
+    ]
+
+
+def _stage_keys(e: TableEntry, column: int) -> tuple[str, ...]:
+    """Canonical text of a shadow (``column`` 0) or new (1) row's match columns."""
+    return tuple(
+        keydiff.canonical_value(f"s.`{m[column]}`", kind)
+        for m, kind in zip(e.match, _key_types(e), strict=True)
+    )
 
 
 def lost_ids(fed: Federation, e: TableEntry, stage: str) -> list[Any]:
-    """Legacy ids (at or below the watermark) whose key is not in the entry's ``stage`` table."""
+    """Legacy ids (at or below the watermark) whose key is not in the entry's ``stage`` table
+    (computed once per run of checks: several checks ask the same)."""
+    if ("lost", stage, e.name) not in fed.found:
+        fed.found[("lost", stage, e.name)] = _lost_ids(fed, e, stage)
+    return fed.found[("lost", stage, e.name)]
+
+
+def _lost_ids(fed: Federation, e: TableEntry, stage: str) -> list[Any]:
     high = fed.watermark(e)
     if high is None:
         return []
@@ -262,7 +288,7 @@ def lost_ids(fed: Federation, e: TableEntry, stage: str) -> list[Any]:
     right = keydiff.Side(
         fed.pipeline,
         f"{fed.sql(table_ref(stage, e))} AS s",
-        tuple(keydiff.canonical_value(f"s.`{m[column]}`") for m in e.match),
+        _stage_keys(e, column),
     )
     return [carry[0] for carry in fed.diff(left, right).left_only.values()]
 
@@ -293,7 +319,7 @@ def drift_ids(fed: Federation, e: TableEntry) -> list[Any]:
     right = keydiff.Side(
         fed.pipeline,
         f"{fed.sql(table_ref('shadow', e))} AS s",
-        tuple(keydiff.canonical_value(f"s.`{sc}`") for sc, _, _ in e.match),
+        _stage_keys(e, 0),
         tuple(keydiff.canonical_value(f"s.`{c}`", t) for c, _, t in compared),
     )
     found = fed.diff(left, right)
@@ -306,7 +332,7 @@ def deleted_rows(fed: Federation, e: TableEntry) -> list[dict[str, Any]]:
     right = keydiff.Side(
         fed.pipeline,
         f"{fed.sql(table_ref('shadow', e))} AS s",
-        tuple(keydiff.canonical_value(f"s.`{sc}`") for sc, _, _ in e.match),
+        _stage_keys(e, 0),
         carry=tuple(f"s.`{sc}`" for sc, _, _ in e.match),
     )
     candidates = list(fed.diff(left, right).right_only.values())
@@ -363,10 +389,10 @@ def provider_where(fed: Federation, d: CheckDeclaration, provider: Any, table: s
     if kind == "drift":
         e = _entry_of(d, provider)
         return fed.in_list(e.id_column, drift_ids(fed, e))
-    if kind == "window":
+    if kind == "window":  # a day wider each side: the two servers' CURDATE() may differ
         return (
-            f"`{arg}` >= CURDATE() - INTERVAL {DAYS_BACK} DAY "
-            f"AND `{arg}` < CURDATE() + INTERVAL 1 DAY"
+            f"`{arg}` >= CURDATE() - INTERVAL {DAYS_BACK + 1} DAY "
+            f"AND `{arg}` < CURDATE() + INTERVAL 2 DAY"
         )
     if kind in ("in", "not_in", "missing_in"):
         column, query = _pair(d, kind, arg)
@@ -377,7 +403,8 @@ def provider_where(fed: Federation, d: CheckDeclaration, provider: Any, table: s
             return fed.in_list(column, found)
         if not found:
             return "TRUE"
-        return f"(`{column}` IS NULL OR NOT {fed.in_list(column, found)})"
+        # byte-wise: whatever collation the check compares under, no row it reports is left out
+        return f"(`{column}` IS NULL OR NOT BINARY {fed.in_list(column, found)})"
     raise CrossServerError(f"{d.key}: unknown cross_server provider {kind!r}")
 
 

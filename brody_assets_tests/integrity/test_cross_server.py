@@ -225,13 +225,14 @@ def test_only_differing_keys_travel(layouts):
 
 
 def test_both_servers_write_the_same_canonical_text(mariadb_server, legacy_mariadb_server, prefix_factory):
-    """latin1 text, NULLs, zero and real dates, FLOAT(2,2) vs DECIMAL: the same rows hash alike
-    on a latin1 legacy table and a utf8mb4 pipeline table; a changed value is nominated."""
+    """latin1 text, NULLs, zero and real dates, FLOAT(2,2) vs DECIMAL, ZEROFILL vs plain
+    integers: the same rows hash alike on a latin1 legacy table and a utf8mb4 pipeline table; a
+    changed value is nominated."""
     prefix = prefix_factory()
     rows = [
-        (1, "Müller", None, "2024-02-29", 0.25),
-        (2, "Çelik ", "x", "0000-00-00", 0.1),
-        (3, None, "", "1999-12-31", None),
+        (1, "Müller", None, "2024-02-29", 0.25, 1),
+        (2, "Çelik ", "x", "0000-00-00", 0.1, 0),
+        (3, None, "", "1999-12-31", None, None),
     ]
     made = []
     for server, charset in ((legacy_mariadb_server, "latin1"), (mariadb_server, "utf8mb4")):
@@ -239,11 +240,12 @@ def test_both_servers_write_the_same_canonical_text(mariadb_server, legacy_maria
             cur.execute(f"CREATE DATABASE `{prefix}k` CHARACTER SET {charset}")
             made.append(server)
             kind = "FLOAT(2,2)" if charset == "latin1" else "DECIMAL(4,2)"
+            flag = "TINYINT(3) UNSIGNED ZEROFILL" if charset == "latin1" else "TINYINT(3)"
             cur.execute(
                 f"CREATE TABLE `{prefix}k`.t (id INT PRIMARY KEY, name VARCHAR(20), note VARCHAR(5), "
-                f"d DATE, v {kind}) CHARACTER SET {charset}"
+                f"d DATE, v {kind}, z {flag}) CHARACTER SET {charset}"
             )
-            cur.executemany(f"INSERT INTO `{prefix}k`.t VALUES (%s, %s, %s, %s, %s)", rows)
+            cur.executemany(f"INSERT INTO `{prefix}k`.t VALUES (%s, %s, %s, %s, %s, %s)", rows)
     try:
         with mariadb_server.admin_connect() as right, legacy_mariadb_server.admin_connect() as left:
 
@@ -253,6 +255,7 @@ def test_both_servers_write_the_same_canonical_text(mariadb_server, legacy_maria
                     keydiff.canonical_value("t.note"),
                     keydiff.canonical_value("t.d"),
                     keydiff.canonical_value("t.v", "decimal(4,2)"),
+                    keydiff.canonical_value("t.z", "tinyint(3)"),
                 )
                 key = (keydiff.canonical_value("t.id"),)
                 return (
