@@ -41,8 +41,8 @@ from brody_assets_tests.conftest import (
 END = dt.date.today()  # the windowed checks look at the last days before the real today
 
 
-def _materialize(settings, home, tmp):
-    """``brody-assets materialize`` in a fresh process against ``settings``."""
+def _materialize(settings, home, tmp) -> subprocess.Popen:
+    """``brody-assets materialize`` started in a fresh process against ``settings``."""
     conf = write_config(settings, tmp / f"{settings.new_prefix}dj_local_conf.json")
     env = {
         **os.environ,
@@ -51,15 +51,14 @@ def _materialize(settings, home, tmp):
         "DAGSTER_HOME": str(home),
     }
     code = "from brody_assets.cli import main; raise SystemExit(main(['materialize']))"
-    done = subprocess.run(
+    return subprocess.Popen(
         [sys.executable, "-c", code],
         cwd=PROJECT_ROOT,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        timeout=900,
     )
-    return done.returncode, done.stdout + done.stderr
 
 
 def _report(home):
@@ -97,11 +96,14 @@ def layouts(mariadb_server, legacy_mariadb_server, prefix_factory, tmp_path_fact
             manifest = build_legacy_database(admin, site, "small", seed=7, end_date=END)
         grant_legacy_read_only(legacy_mariadb_server, cross)
         out = {"settings": {"same": same, "cross": cross}, "manifest": manifest}
-        for label, settings in (("same", same), ("cross", cross)):
+        running = {}
+        for label, settings in (("same", same), ("cross", cross)):  # both at once: wall time
             home = tmp / f"dagster_{label}"
             home.mkdir()
-            code, log = _materialize(settings, home, tmp)
-            out[label] = {"code": code, "log": log, "rows": _report(home), "home": home}
+            running[label] = (_materialize(settings, home, tmp), home)
+        for label, (process, home) in running.items():
+            log, _ = process.communicate(timeout=900)
+            out[label] = {"code": process.returncode, "log": log, "rows": _report(home)}
         yield out
     finally:
         _drop_schemas(legacy_mariadb_server, site)
