@@ -1,8 +1,10 @@
 """Run integrity check declarations as Great Expectations 1.x suites on the MariaDB server.
 
-One ephemeral GX context per call of :func:`run_checks`; one SQL datasource per connection (the
-pipeline account reads legacy, shadow, new and migration schemas; ``connection: legacy`` uses the
-read-only account); one table or query asset per *batch* (the relation a check counts rows of).
+One ephemeral GX context per call of :func:`run_checks`; one SQL datasource per connection (on
+one server the pipeline account reads legacy, shadow, new and migration schemas; ``connection:
+legacy`` uses the read-only account; when legacy lives on another server, checks that read only
+legacy run on the read-only account and checks that join legacy with pipeline tables are run
+across both servers by :mod:`.xserver`, outside GX, which reaches one server per batch); one table or query asset per *batch* (the relation a check counts rows of).
 Every expectation runs server-side: column expectations become aggregate SQL (``BOOLEAN_ONLY``
 result format, bundled per batch), and only the ones that fail run again for their ``LIMIT``-ed
 samples (``SUMMARY``); unexpected-rows SQL is wrapped so the server counts the violations
