@@ -49,6 +49,8 @@ KINDS = (
     "row_count_equal_query",
 )
 CONNECTIONS = ("database", "legacy")
+# Providers of ``cross_server`` (which legacy rows a mixed check needs; brody_assets.integrity.xserver).
+CROSS_PROVIDERS = ("lost", "drift", "deleted", "window", "in", "not_in", "missing_in", "any")
 SAMPLE_ROWS = 20
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -263,11 +265,11 @@ def _expectation(raw: Any, where: str) -> ExpectationSpec:
     if cross is not None and (
         not isinstance(cross, Mapping)
         or not all(isinstance(k, str) and re.fullmatch(r"[a-z]+\.[A-Za-z0-9_]+", k) for k in cross)
-        or not all(v == "all" or isinstance(v, Mapping) for v in cross.values())
+        or not all(_provider_ok(v) for v in cross.values())
     ):
         raise DeclarationError(
             f"{where}: 'cross_server' maps legacy tables ('ratinfo.mass') to providers "
-            f"('all' or a mapping such as {{lost: shadow}}), got {cross!r}"
+            f"('all' or one of {CROSS_PROVIDERS}, e.g. {{lost: shadow}}), got {cross!r}"
         )
     spec = ExpectationSpec(
         kind=kind,
@@ -295,6 +297,19 @@ def _expectation(raw: Any, where: str) -> ExpectationSpec:
             raise DeclarationError(f"{where}: 'sql' must be text")
         _check_placeholders(spec.sql, where)
     return spec
+
+
+def _provider_ok(provider: Any) -> bool:
+    if provider == "all":
+        return True
+    if not isinstance(provider, Mapping):
+        return False
+    kinds = [k for k in provider if k != "entry"]
+    if len(kinds) != 1 or kinds[0] not in CROSS_PROVIDERS:
+        return False
+    if kinds[0] == "any":
+        return isinstance(provider["any"], list) and all(map(_provider_ok, provider["any"]))
+    return True
 
 
 def declaration_from_dict(raw: Mapping[str, Any], source: str = "") -> CheckDeclaration:

@@ -39,6 +39,48 @@ from brody_assets_tests.conftest import (
 )
 
 END = dt.date.today()  # the windowed checks look at the last days before the real today
+# Legacy lookup tables small enough to fetch whole for a check (hundreds of rows in the lab).
+LOOKUP_TABLES = {"ratinfo.contacts", "ratinfo.rats", "ratinfo.riginfo", "bdata.calibration_info_tbl"}
+
+
+def test_every_large_legacy_table_a_mixed_check_reads_is_narrowed():
+    """Across servers a mixed check fetches the legacy rows it can be about: every legacy table
+    it reads, other than the small lookup tables, has a provider that narrows it (the lab's
+    mass, water and sessions tables are never fetched whole), and every mixed expectation is an
+    SQL one (column expectations cannot span two servers)."""
+    unnarrowed = []
+    for d in all_declarations():
+        if not xserver.needs_federation(d):
+            continue
+        for spec in d.expectations:
+            text = xserver.expectation_text(d, spec)
+            if not (xserver.reads_legacy(text) and xserver.reads_pipeline(text)):
+                continue
+            assert spec.kind in ("unexpected_rows", "row_count_equal_query"), d.key
+            refs = {f"{s}.{t}" for s, t in xserver._LEGACY_REF.findall(text)}
+            unnarrowed += [(d.key, r) for r in refs - set(spec.cross_server or {}) - LOOKUP_TABLES]
+    assert not unnarrowed, unnarrowed
+
+
+def test_a_misspelt_provider_is_refused():
+    from brody_assets.integrity.declarations import DeclarationError, declaration_from_dict
+
+    raw = {
+        "name": "x",
+        "asset": "migrated/action/mass",
+        "table": "{legacy.ratinfo}.mass",
+        "expectations": [
+            {
+                "kind": "unexpected_rows",
+                "sql": "SELECT 1 FROM {batch} AS b",
+                "cross_server": {"ratinfo.mass": {"lots": "new"}},
+            }
+        ],
+    }
+    with pytest.raises(DeclarationError, match="cross_server"):
+        declaration_from_dict(raw, "t.yaml")
+    raw["expectations"][0]["cross_server"] = {"ratinfo.mass": {"lost": "new"}}
+    assert declaration_from_dict(raw, "t.yaml").expectations[0].cross_server
 
 
 def _materialize(settings, home, tmp) -> subprocess.Popen:
