@@ -159,9 +159,7 @@ def diff(
             out.left_rows = sum(n for n, _ in a.values())
             out.right_rows = sum(n for n, _ in b.values())
         differing = sorted(k for k in set(a) | set(b) if a.get(k, (0, 0)) != b.get(k, (0, 0)))
-        small = [
-            k for k in differing if max(a.get(k, (0, 0))[0], b.get(k, (0, 0))[0]) <= leaf_rows
-        ]
+        small = [k for k in differing if max(a.get(k, (0, 0))[0], b.get(k, (0, 0))[0]) <= leaf_rows]
         large = [k for k in differing if k not in set(small)]
         if small:
             leaves.append((modulus, small))

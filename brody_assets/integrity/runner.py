@@ -133,7 +133,15 @@ def run_checks(
         ran = _run_gx(settings, [routed[i] for i in plain], sample_rows, today)
         out.update(zip(plain, ran, strict=True))
     if mixed:
-        federation = xserver.open_federation(settings, legacy_connect)
+        try:
+            federation = xserver.open_federation(settings, legacy_connect)
+        except Exception as error:  # a server cannot be reached: these checks fail, saying why
+            message = _clean_error(error, [s.password.reveal() for s in (settings.database, settings.legacy)])
+            for i in mixed:
+                d = routed[i]
+                parts = [_errored(d, spec, message) for spec in d.expectations]
+                out[i] = _outcome(d, parts, None, 0.0, settings)
+            return [out[i] for i in range(len(routed))]
         try:
             for i in mixed:
                 out[i] = _run_federated(federation, routed[i], settings, sample_rows)

@@ -158,7 +158,7 @@ class Federation:
     legacy: Any
     stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     fetch_limit: int = FETCH_LIMIT
-    staged: dict[str, str] = field(default_factory=dict)  # temp table -> WHERE it holds
+    staged: dict[str, tuple] = field(default_factory=dict)  # temp table -> (WHERE, columns)
     info_staged: bool = False
     watermarks: dict[str, Any] = field(default_factory=dict)
     found: dict[tuple, list[Any]] = field(default_factory=dict)  # (provider, entry) -> ids
@@ -345,7 +345,10 @@ def deleted_rows(fed: Federation, e: TableEntry) -> list[dict[str, Any]]:
         literal = " UNION ALL ".join(
             "SELECT "
             + ", ".join(
-                [f"{i} AS _i", *(f"{fed.literal(v)} AS `{n}`" for n, v in zip(names, row, strict=True))]
+                [
+                    f"{i} AS _i",
+                    *(f"{fed.literal(v)} AS `{n}`" for n, v in zip(names, row, strict=True)),
+                ]
             )
             for i, row in enumerate(chunk)
         )
@@ -440,11 +443,11 @@ def _columns(fed: Federation, real_schema: str, table: str) -> list[dict[str, An
     )
 
 
-def stage(fed: Federation, d: CheckDeclaration, schema: str, table: str, where: str, text: str) -> None:
+def stage(
+    fed: Federation, d: CheckDeclaration, schema: str, table: str, where: str, text: str
+) -> None:
     """Copy the legacy rows of ``schema.table`` matching ``where`` into a temporary table."""
     name = temp_name(schema, table)
-    if fed.staged.get(name) == where:
-        return
     real = fed.settings.legacy_schema(schema)
     columns = _columns(fed, real, table)
     if not columns:
@@ -454,9 +457,13 @@ def stage(fed: Federation, d: CheckDeclaration, schema: str, table: str, where: 
         )
     # Blob columns travel only when the check names them (parsed_events.peh is most of legacy).
     kept = [
-        c for c in columns
+        c
+        for c in columns
         if "blob" not in c["type"].lower() or re.search(rf"\b{re.escape(c['name'])}\b", text)
     ]
+    holds = (where, tuple(c["name"] for c in kept))
+    if fed.staged.get(name) == holds:
+        return
     defs = []
     for c in kept:
         charset = f" CHARACTER SET {c['cs']} COLLATE {c['co']}" if c["cs"] else ""
@@ -491,7 +498,7 @@ def stage(fed: Federation, d: CheckDeclaration, schema: str, table: str, where: 
             with fed.pipeline.cursor() as cursor:
                 cursor.executemany(insert, chunk)
     fed.stats["rows_fetched"] += total
-    fed.staged[name] = where
+    fed.staged[name] = holds
 
 
 def stage_information_schema(fed: Federation) -> None:
@@ -522,9 +529,7 @@ def stage_information_schema(fed: Federation) -> None:
             cursor.execute(f"DROP TEMPORARY TABLE IF EXISTS {target}")
             cursor.execute(f"CREATE TEMPORARY TABLE {target} ({defs})")
             if rows:
-                cursor.executemany(
-                    f"INSERT INTO {target} VALUES ({', '.join(['%s'] * n)})", rows
-                )
+                cursor.executemany(f"INSERT INTO {target} VALUES ({', '.join(['%s'] * n)})", rows)
         fed.stats["rows_fetched"] += len(rows)
     fed.info_staged = True
 
@@ -631,8 +636,10 @@ def batch_count(fed: Federation, d: CheckDeclaration, batch_sql: Callable) -> in
     text = _batch_text(d)
     try:
         relation = unformat(render_sql(batch_sql(d), fed.settings))
-        if reads_legacy(text) and reads_pipeline(text) or (
-            _INFO.search(relation) and "{name:legacy." in text
+        if (
+            reads_legacy(text)
+            and reads_pipeline(text)
+            or (_INFO.search(relation) and "{name:legacy." in text)
         ):
             stage_information_schema(fed)
             relation = _information_schema(fed, relation)

@@ -40,7 +40,12 @@ from brody_assets_tests.conftest import (
 
 END = dt.date.today()  # the windowed checks look at the last days before the real today
 # Legacy lookup tables small enough to fetch whole for a check (hundreds of rows in the lab).
-LOOKUP_TABLES = {"ratinfo.contacts", "ratinfo.rats", "ratinfo.riginfo", "bdata.calibration_info_tbl"}
+LOOKUP_TABLES = {
+    "ratinfo.contacts",
+    "ratinfo.rats",
+    "ratinfo.riginfo",
+    "bdata.calibration_info_tbl",
+}
 
 
 def test_every_large_legacy_table_a_mixed_check_reads_is_narrowed():
@@ -204,7 +209,9 @@ def test_whole_graph_gives_the_same_check_results_in_both_layouts(layouts):
         assert any(n == blocking for n, _ in names), blocking
 
 
-def test_lost_and_drifted_rows_are_found_across_servers(layouts, legacy_mariadb_server, mariadb_server):
+def test_lost_and_drifted_rows_are_found_across_servers(
+    layouts, legacy_mariadb_server, mariadb_server
+):
     """A ledger row removed (data lost), a legacy value edited and a legacy row deleted on the
     other server: the blocking checks fail with ERROR and the drift check names both rows."""
     cross = layouts["settings"]["cross"]
@@ -223,16 +230,25 @@ def test_lost_and_drifted_rows_are_found_across_servers(layouts, legacy_mariadb_
             "ORDER BY key_int LIMIT 1"
         )
         (lost,) = cur.fetchone()
-        cur.execute(f"DELETE FROM {ledger} WHERE table_name = 'action.mass' AND key_int = %s", (lost,))
+        cur.execute(
+            f"DELETE FROM {ledger} WHERE table_name = 'action.mass' AND key_int = %s", (lost,)
+        )
     with legacy_mariadb_server.admin_connect() as admin, admin.cursor() as cur:
-        cur.execute(f"SELECT MAX(weighing) FROM `{site}ratinfo`.`mass` WHERE weighing <> %s", (lost,))
+        cur.execute(
+            f"SELECT MAX(weighing) FROM `{site}ratinfo`.`mass` WHERE weighing <> %s", (lost,)
+        )
         (edited,) = cur.fetchone()
-        cur.execute(f"UPDATE `{site}ratinfo`.`mass` SET mass = mass + 3 WHERE weighing = %s", (edited,))
+        cur.execute(
+            f"UPDATE `{site}ratinfo`.`mass` SET mass = mass + 3 WHERE weighing = %s", (edited,)
+        )
         cur.execute(f"SELECT MAX(watering) FROM `{site}ratinfo`.`water`")
         (deleted,) = cur.fetchone()
         cur.execute(f"DELETE FROM `{site}ratinfo`.`water` WHERE watering = %s", (deleted,))
     outcomes = {o.key: o for o in run_checks(cross, declarations)}
-    for key in ("migrated/action/mass:mass_src_to_shadow", "migrated/action/mass:reconciles_with_legacy"):
+    for key in (
+        "migrated/action/mass:mass_src_to_shadow",
+        "migrated/action/mass:reconciles_with_legacy",
+    ):
         o = outcomes[key]
         assert not o.passed and o.severity == "ERROR" and o.blocking and o.error is None, key
         assert re.search(rf"\|\s*{lost}\s*\|", o.failing_rows), o.failing_rows
@@ -252,9 +268,7 @@ def test_only_differing_keys_travel(layouts):
     try:
         ids = xserver.lost_ids(federation, e, "new")
         with federation.pipeline.cursor() as cursor:
-            cursor.execute(
-                f"SELECT COUNT(*) FROM `{cross.new_prefix}action`.`mass`"
-            )
+            cursor.execute(f"SELECT COUNT(*) FROM `{cross.new_prefix}action`.`mass`")
             (migrated,) = cursor.fetchone()
             cursor.execute(
                 f"SELECT key_int FROM `{cross.new_prefix}migration`.`quarantine` "
@@ -268,7 +282,9 @@ def test_only_differing_keys_travel(layouts):
     assert federation.stats["keys_compared"] < migrated  # not a copy of the table
 
 
-def test_both_servers_write_the_same_canonical_text(mariadb_server, legacy_mariadb_server, prefix_factory):
+def test_both_servers_write_the_same_canonical_text(
+    mariadb_server, legacy_mariadb_server, prefix_factory
+):
     """latin1 text, NULLs, zero and real dates, FLOAT(2,2) vs DECIMAL, ZEROFILL vs plain
     integers: the same rows hash alike on a latin1 legacy table and a utf8mb4 pipeline table; a
     changed value is nominated."""
@@ -319,3 +335,20 @@ def test_both_servers_write_the_same_canonical_text(mariadb_server, legacy_maria
     finally:
         for server in made:
             _drop_schemas(server, prefix)
+
+
+def test_an_unreachable_legacy_server_fails_the_mixed_checks_saying_so(layouts):
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cross = layouts["settings"]["cross"]
+    gone = replace(cross, legacy=replace(cross.legacy, port=port))
+    [declaration] = [
+        d for d in all_declarations() if d.key == "migrated/action/mass:reconciles_with_legacy"
+    ]
+    [outcome] = run_checks(gone, [declaration])
+    assert not outcome.passed and outcome.error
+    assert "Can't connect" in outcome.error or "connect" in outcome.error.lower()
+    assert cross.legacy.password.reveal() not in outcome.error
