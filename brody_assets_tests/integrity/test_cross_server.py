@@ -150,7 +150,12 @@ def layouts(mariadb_server, legacy_mariadb_server, prefix_factory, tmp_path_fact
             running[label] = (_materialize(settings, home, tmp), home)
         for label, (process, home) in running.items():
             log, _ = process.communicate(timeout=900)
-            out[label] = {"code": process.returncode, "log": log, "rows": _report(home)}
+            out[label] = {
+                "code": process.returncode,
+                "log": log,
+                "rows": _report(home),
+                "html": sorted((home / "storage").rglob("*.html")),
+            }
         yield out
     finally:
         _drop_schemas(legacy_mariadb_server, site)
@@ -193,6 +198,7 @@ def _run_modes(settings) -> set[str]:
 def test_whole_graph_gives_the_same_check_results_in_both_layouts(layouts):
     same, cross = layouts["same"], layouts["cross"]
     assert same["code"] == cross["code"], (same["log"][-3000:], cross["log"][-3000:])
+    assert same["html"] and cross["html"]  # the report asset wrote its page in both layouts
     assert len(same["rows"]) == len(cross["rows"]) >= len(all_declarations())
     for label in ("same", "cross"):
         rows = layouts[label]["rows"]
