@@ -50,7 +50,17 @@ KINDS = (
 )
 CONNECTIONS = ("database", "legacy")
 # Providers of ``cross_server`` (which legacy rows a mixed check needs; brody_assets.integrity.xserver).
-CROSS_PROVIDERS = ("lost", "drift", "deleted", "window", "in", "not_in", "missing_in", "any")
+CROSS_PROVIDERS = (
+    "lost",
+    "lost_window",
+    "drift",
+    "deleted",
+    "window",
+    "in",
+    "not_in",
+    "missing_in",
+    "any",
+)
 SAMPLE_ROWS = 20
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -88,7 +88,8 @@ def window_count_reconciliation(e: TableEntry) -> dict[str, Any]:
                 "kind": "unexpected_rows",
                 "order_by": "day",
                 "sql": sql,
-                "cross_server": {e.legacy: {"window": e.date_column}},
+                # legacy elsewhere: whole days only where the bucket compare finds a lost row
+                "cross_server": {e.legacy: {"lost_window": e.date_column}},
             }
         ],
     }

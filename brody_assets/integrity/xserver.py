@@ -29,6 +29,8 @@ that would fetch more fails with an error saying so). Providers:
                                the shadow-only keys of the bucket comparison, each confirmed
                                absent by the legacy server
 ``{window: column}``           rows of the last ``days_back`` days (the legacy server's today)
+``{lost_window: column}``      rows of those days that hold a row ``lost`` finds (new table):
+                               the per-day reconciliation reads whole failing days only
 ``{not_in: [column, SQL]}``    rows whose column is NULL or not among the values the pipeline
                                query returns (a small set, e.g. the new rats' names)
 ``{in: [column, SQL]}``        rows whose column is among the values the pipeline query returns
@@ -392,11 +394,22 @@ def provider_where(fed: Federation, d: CheckDeclaration, provider: Any, table: s
     if kind == "drift":
         e = _entry_of(d, provider)
         return fed.in_list(e.id_column, drift_ids(fed, e))
-    if kind == "window":  # a day wider each side: the two servers' CURDATE() may differ
-        return (
-            f"`{arg}` >= CURDATE() - INTERVAL {DAYS_BACK + 1} DAY "
-            f"AND `{arg}` < CURDATE() + INTERVAL 2 DAY"
+    if kind == "window":
+        return _window(arg)
+    if kind == "lost_window":  # the window's days that hold a row missing from the new table
+        e = _entry_of(d, provider)
+        ids = lost_ids(fed, e, "new")
+        if not ids:
+            return "FALSE"
+        days = fed.values(
+            fed.legacy,
+            f"SELECT DISTINCT DATE(`{arg}`) FROM {table} WHERE {fed.in_list(e.id_column, ids)} "
+            f"AND {_window(arg)}",
         )
+        days = [day for day in days if day is not None]
+        if not days:
+            return "FALSE"
+        return f"{_window(arg)} AND DATE(`{arg}`) IN ({', '.join(map(fed.literal, days))})"
     if kind in ("in", "not_in", "missing_in"):
         column, query = _pair(d, kind, arg)
         if kind == "missing_in":
@@ -409,6 +422,14 @@ def provider_where(fed: Federation, d: CheckDeclaration, provider: Any, table: s
         # byte-wise: whatever collation the check compares under, no row it reports is left out
         return f"(`{column}` IS NULL OR NOT BINARY {fed.in_list(column, found)})"
     raise CrossServerError(f"{d.key}: unknown cross_server provider {kind!r}")
+
+
+def _window(column: str) -> str:
+    """The last ``days_back`` days, a day wider each side (the servers' CURDATE() may differ)."""
+    return (
+        f"`{column}` >= CURDATE() - INTERVAL {DAYS_BACK + 1} DAY "
+        f"AND `{column}` < CURDATE() + INTERVAL 2 DAY"
+    )
 
 
 def _missing_in(fed: Federation, table: str, column: str, query: str) -> str:

@@ -358,3 +358,24 @@ def test_an_unreachable_legacy_server_fails_the_mixed_checks_saying_so(layouts):
     assert not outcome.passed and outcome.error
     assert "Can't connect" in outcome.error or "connect" in outcome.error.lower()
     assert cross.legacy.password.reveal() not in outcome.error
+
+
+def test_a_lost_row_of_the_window_fails_its_day_alike_in_both_layouts(layouts, mariadb_server):
+    """I20 across servers reads whole days only where the bucket compare finds a lost row, and
+    reports that day with the same counts as the direct join on one server."""
+    [declaration] = [
+        d for d in all_declarations() if d.key == "migrated/action/mass:window_count_reconciliation"
+    ]
+    rows = {}
+    for label in ("same", "cross"):
+        settings = layouts["settings"][label]
+        with mariadb_server.admin_connect() as admin, admin.cursor() as cur:
+            new_mass = f"`{settings.new_prefix}action`.`mass`"
+            cur.execute(f"SELECT MAX(mass_id) FROM {new_mass}")  # the newest: in the window
+            (newest,) = cur.fetchone()
+            cur.execute(f"DELETE FROM {new_mass} WHERE mass_id = %s", (newest,))
+        [outcome] = run_checks(settings, [declaration])
+        assert not outcome.passed and outcome.error is None, label
+        rows[label] = outcome.expectations[0].rows
+    assert rows["same"] == rows["cross"] and len(rows["cross"]) == 1
+    assert rows["cross"][0]["unaccounted"] == 1
