@@ -120,6 +120,21 @@ class Federation:
         return result
 
 
+def _same_time_zone(pipeline: Any, legacy: Any) -> None:
+    """TIMESTAMP values travel, and are hashed, as text in the session's time zone: both sessions
+    must use the same one. Servers in one zone keep theirs (so ``CURDATE()`` in a check means
+    what it means on one server); servers in different zones both read in UTC."""
+    zones = []
+    for conn in (pipeline, legacy):
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT @@session.time_zone, @@system_time_zone")
+            zones.append(tuple(cursor.fetchone()))
+    if zones[0] != zones[1]:
+        for conn in (pipeline, legacy):
+            with conn.cursor() as cursor:
+                cursor.execute("SET SESSION time_zone = '+00:00'")
+
+
 def open_federation(
     settings: Settings, legacy_connect: Callable[[], Any] | None = None
 ) -> Federation:
@@ -132,6 +147,7 @@ def open_federation(
             legacy = stack.enter_context(legacy_connect())
         else:
             legacy = stack.enter_context(contextlib.closing(connect(settings.legacy)))
+        _same_time_zone(pipeline, legacy)
     except Exception:
         stack.close()
         raise

@@ -379,3 +379,23 @@ def test_a_lost_row_of_the_window_fails_its_day_alike_in_both_layouts(layouts, m
         rows[label] = outcome.expectations[0].rows
     assert rows["same"] == rows["cross"] and len(rows["cross"]) == 1
     assert rows["cross"][0]["unaccounted"] == 1
+
+
+def test_servers_in_different_time_zones_agree_on_timestamps(layouts, legacy_mariadb_server):
+    """rat_history.logtime is a TIMESTAMP: read by servers in two time zones, its values still
+    hash and travel alike (both sessions read in UTC), so no drift is invented."""
+    cross = layouts["settings"]["cross"]
+    wanted = {"migrated/subject/rat_history:mirror_drift", "migrated/subject/rat_history:pk_unique"}
+    declarations = [d for d in all_declarations() if d.key in wanted]
+    before = {o.key: (o.passed, o.unexpected_count) for o in run_checks(cross, declarations)}
+    with legacy_mariadb_server.admin_connect() as admin, admin.cursor() as cur:
+        cur.execute("SET GLOBAL time_zone = '+05:00'")
+    try:
+        with xserver.connect(cross.legacy) as conn, conn.cursor() as cur:
+            cur.execute("SELECT @@session.time_zone")
+            assert cur.fetchone()[0] == "+05:00"  # the legacy server now reads in another zone
+        after = {o.key: (o.passed, o.unexpected_count) for o in run_checks(cross, declarations)}
+    finally:
+        with legacy_mariadb_server.admin_connect() as admin, admin.cursor() as cur:
+            cur.execute("SET GLOBAL time_zone = 'SYSTEM'")
+    assert after == before and len(after) == 2
