@@ -25,6 +25,7 @@ DAYS_BACK = MigrationOptions().days_back
 
 
 def entry_of(d: CheckDeclaration, arg: Any) -> TableEntry:
+    """The migrated table a provider is about: its ``entry``, else the check's asset."""
     if isinstance(arg, dict) and arg.get("entry"):
         return entry(arg["entry"])
     if d.asset[0] == "migrated" and len(d.asset) == 3:
