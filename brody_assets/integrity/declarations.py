@@ -21,6 +21,11 @@ SQL placeholders, filled from :class:`~brody_assets.config.Settings` at run time
 ``{name:legacy.bdata}`` the schema's name as a quoted SQL string (to filter information_schema)
 ``{batch}``           the check's batch table, filled by Great Expectations
 
+An expectation that joins legacy with pipeline tables may say, in ``cross_server``, which legacy
+rows it can be about (per legacy table, a provider such as ``{lost: shadow}``): that is how it
+runs when legacy lives on another server (:mod:`brody_assets.integrity.xserver`); without it the
+legacy tables it reads are fetched whole (bounded).
+
 Any other brace must be doubled (``{{`` / ``}}``): Great Expectations formats queries with
 ``str.format``.
 
