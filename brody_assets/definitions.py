@@ -13,7 +13,8 @@ defs = Definitions.merge(
     *_domains,
     # Integrity checks attach to the assets the other domains define.
     integrity_definitions(
-        existing_asset_keys=[key for domain in _domains for a in domain.assets for key in a.keys]
+        existing_asset_keys=[key for domain in _domains for a in domain.assets for key in a.keys],
+        legacy_resource_key="legacy_db",  # legacy on another server is read through it
     ),
     Definitions(
         resources={

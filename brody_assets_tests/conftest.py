@@ -34,11 +34,12 @@ def _port_is_free(port: int) -> bool:
         return True
 
 
-def choose_test_port(home: Path, env: Mapping[str, str]) -> int:
+def choose_test_port(home: Path, env: Mapping[str, str], variable: str = "BRODY_TEST_DB_PORT",
+                     avoid: tuple[int, ...] = ()) -> int:
     """The test server's port: ``BRODY_TEST_DB_PORT``; else the running server's in ``home``; else
     the port recorded in ``<home>/port`` if still free; else a new free port (then recorded)."""
-    if env.get("BRODY_TEST_DB_PORT"):
-        return int(env["BRODY_TEST_DB_PORT"])
+    if env.get(variable):
+        return int(env[variable])
     record = home / "port"
     recorded = int(record.read_text().strip()) if record.is_file() else None
     server = MariaDBServer(home, recorded or 0)
@@ -46,17 +47,27 @@ def choose_test_port(home: Path, env: Mapping[str, str]) -> int:
         running = server._running_port()
         if running:
             return running
-    if recorded and _port_is_free(recorded):
+    if recorded and recorded not in avoid and _port_is_free(recorded):
         return recorded
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = 0
+    while port == 0 or port in avoid:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
     home.mkdir(parents=True, exist_ok=True)
     record.write_text(f"{port}\n")
     return port
 
 
 TEST_SERVER_PORT = choose_test_port(TEST_SERVER_HOME, os.environ)
+# The second server of the cross-server tests (legacy on its own server): its own home and port,
+# chosen the same way (BRODY_TEST_LEGACY_DB_PORT, else running/recorded/free).
+LEGACY_SERVER_HOME = Path(
+    os.environ.get("BRODY_TEST_LEGACY_DB_HOME", PROJECT_ROOT / ".brody" / "test-legacy-server")
+)
+LEGACY_SERVER_PORT = choose_test_port(
+    LEGACY_SERVER_HOME, os.environ, "BRODY_TEST_LEGACY_DB_PORT", avoid=(TEST_SERVER_PORT,)
+)
 TEST_ADMIN_USER = "brody_test_admin"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 # the columns of __behavior_event (spec §2.21), for scratch tables of the event writer's tests
@@ -94,6 +105,34 @@ def mariadb_server() -> MariaDBServer:
                 f"GRANT ALL PRIVILEGES ON *.* TO '{TEST_ADMIN_USER}'@'{host}' WITH GRANT OPTION"
             )
     return server
+
+
+@pytest.fixture(scope="session")
+def legacy_mariadb_server() -> MariaDBServer:
+    """A second server holding only legacy schemas (``BRODY_TEST_LEGACY_DB_PORT``), started (or
+    reused when already running): the cross-server layout, legacy on its own server."""
+    server = MariaDBServer(LEGACY_SERVER_HOME, LEGACY_SERVER_PORT)
+    server.start()
+    return server
+
+
+def grant_legacy_read_only(server: MariaDBServer, settings: Settings) -> None:
+    """On ``server``: the legacy account of ``settings``, SELECT on its legacy schemas only."""
+    user, password = settings.legacy.user, settings.legacy.password.reveal()
+    with server.admin_connect() as conn, conn.cursor() as cursor:
+        for host in ("127.0.0.1", "localhost"):
+            cursor.execute(
+                "CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (user, host, password)
+            )
+            for schema in ("bdata", "ratinfo", "protocol"):
+                pattern = settings.legacy_schema(schema).replace("_", "\\_")
+                cursor.execute(f"GRANT SELECT ON `{pattern}`.* TO %s@%s", (user, host))
+
+
+def drop_legacy_account(server: MariaDBServer, user: str) -> None:
+    with server.admin_connect() as conn, conn.cursor() as cursor:
+        for host in ("127.0.0.1", "localhost"):
+            cursor.execute("DROP USER IF EXISTS %s@%s", (user, host))
 
 
 @pytest.fixture

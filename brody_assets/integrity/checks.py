@@ -102,21 +102,31 @@ def build_integrity_checks(
     existing_asset_keys: Iterable[AssetKey] | None = None,
     resource_key: str = "datajoint",
     group_by: Callable[[CheckDeclaration], str] = _by_asset,
+    legacy_resource_key: str | None = None,
 ) -> list[AssetChecksDefinition]:
     """One ``@multi_asset_check`` per group of declarations (default: per attached asset).
 
     ``existing_asset_keys``: the asset keys of the Definitions; declarations on other assets are
     left out (see :func:`attached`). ``resource_key`` names a resource with a ``.settings``
-    (``datajoint`` or ``legacy_db``).
+    (``datajoint`` or ``legacy_db``). ``legacy_resource_key`` names the read-only legacy
+    resource (``legacy_db``): when legacy is on another server, legacy is read through it.
     """
     found, _ = attached(declarations, existing_asset_keys)
     groups: dict[str, list[CheckDeclaration]] = {}
     for declaration in found:
         groups.setdefault(group_by(declaration), []).append(declaration)
-    return [_multi_check(name, members, resource_key) for name, members in groups.items()]
+    return [
+        _multi_check(name, members, resource_key, legacy_resource_key)
+        for name, members in groups.items()
+    ]
 
 
-def _multi_check(group: str, members: list[CheckDeclaration], resource_key: str):
+def _multi_check(
+    group: str,
+    members: list[CheckDeclaration],
+    resource_key: str,
+    legacy_resource_key: str | None = None,
+):
     specs = [
         AssetCheckSpec(
             name=d.name,
@@ -133,14 +143,17 @@ def _multi_check(group: str, members: list[CheckDeclaration], resource_key: str)
         name=f"integrity__{_slug(group)}",
         specs=specs,
         can_subset=True,
-        required_resource_keys={resource_key},
+        required_resource_keys={resource_key, *([legacy_resource_key] if legacy_resource_key else [])},
         description=f"Integrity checks on {group} ({len(members)}), run by Great Expectations.",
         op_tags={"kind": "great_expectations"},
     )
     def _integrity_check(context: AssetCheckExecutionContext):
         chosen = [d for key, d in by_key.items() if key in context.selected_asset_check_keys]
         settings = getattr(context.resources, resource_key).settings
-        for outcome in run_checks(settings, chosen):
+        legacy = getattr(context.resources, legacy_resource_key) if legacy_resource_key else None
+        for outcome in run_checks(
+            settings, chosen, legacy_connect=legacy.connect if legacy is not None else None
+        ):
             if outcome.error:
                 context.log.error(f"{outcome.name}: {outcome.error}")
             yield AssetCheckResult(
@@ -242,6 +255,7 @@ def integrity_definitions(
     existing_asset_keys: Iterable[AssetKey] | None = None,
     resource_key: str = "datajoint",
     group_by: Callable[[CheckDeclaration], str] = _by_asset,
+    legacy_resource_key: str | None = None,
 ) -> Definitions:
     """The integrity domain's Definitions: the checks, the checks job and the report asset.
 
@@ -254,7 +268,9 @@ def integrity_definitions(
         declarations = all_declarations()
     if existing_asset_keys is not None:  # the schema-comparison checks attach to our own asset
         existing_asset_keys = [*existing_asset_keys, schemas_asset.key]
-    checks = build_integrity_checks(declarations, existing_asset_keys, resource_key, group_by)
+    checks = build_integrity_checks(
+        declarations, existing_asset_keys, resource_key, group_by, legacy_resource_key
+    )
     keys = [key for check in checks for key in check.check_keys]
     return Definitions(
         assets=[report_asset(keys), schemas_asset],

@@ -21,6 +21,11 @@ SQL placeholders, filled from :class:`~brody_assets.config.Settings` at run time
 ``{name:legacy.bdata}`` the schema's name as a quoted SQL string (to filter information_schema)
 ``{batch}``           the check's batch table, filled by Great Expectations
 
+An expectation that joins legacy with pipeline tables may say, in ``cross_server``, which legacy
+rows it can be about (per legacy table, a provider such as ``{lost: shadow}``): that is how it
+runs when legacy lives on another server (:mod:`brody_assets.integrity.xserver`); without it the
+legacy tables it reads are fetched whole (bounded).
+
 Any other brace must be doubled (``{{`` / ``}}``): Great Expectations formats queries with
 ``str.format``.
 
@@ -49,6 +54,18 @@ KINDS = (
     "row_count_equal_query",
 )
 CONNECTIONS = ("database", "legacy")
+# Providers of ``cross_server`` (which legacy rows a mixed check needs; brody_assets.integrity.xserver).
+CROSS_PROVIDERS = (
+    "lost",
+    "lost_window",
+    "drift",
+    "deleted",
+    "window",
+    "in",
+    "not_in",
+    "missing_in",
+    "any",
+)
 SAMPLE_ROWS = 20
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -89,6 +106,9 @@ class ExpectationSpec:
     order_by: str | None = None
     severity: str | None = None  # overrides the check's severity for this expectation
     description: str | None = None
+    # When legacy is on another server: which legacy rows a mixed expectation needs, per legacy
+    # table ("ratinfo.mass" -> provider); see brody_assets.integrity.xserver.
+    cross_server: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
 
     @property
     def column(self) -> str:
@@ -212,6 +232,7 @@ _EXPECTATION_KEYS = {
     "order_by",
     "severity",
     "description",
+    "cross_server",
 }
 _REQUIRED = {
     "unexpected_rows": ("sql",),
@@ -255,6 +276,16 @@ def _expectation(raw: Any, where: str) -> ExpectationSpec:
         if not isinstance(column, str) or not _IDENT.match(column):
             raise DeclarationError(f"{where}: bad column name {column!r}")
     values = tuple(raw.get("values", ()))
+    cross = raw.get("cross_server")
+    if cross is not None and (
+        not isinstance(cross, Mapping)
+        or not all(isinstance(k, str) and re.fullmatch(r"[a-z]+\.[A-Za-z0-9_]+", k) for k in cross)
+        or not all(_provider_ok(v) for v in cross.values())
+    ):
+        raise DeclarationError(
+            f"{where}: 'cross_server' maps legacy tables ('ratinfo.mass') to providers "
+            f"('all' or one of {CROSS_PROVIDERS}, e.g. {{lost: shadow}}), got {cross!r}"
+        )
     spec = ExpectationSpec(
         kind=kind,
         sql=raw.get("sql"),
@@ -265,6 +296,7 @@ def _expectation(raw: Any, where: str) -> ExpectationSpec:
         order_by=raw.get("order_by"),
         severity=raw.get("severity"),
         description=raw.get("description"),
+        cross_server=dict(cross) if cross is not None else None,
     )
     for needed in _REQUIRED[kind]:
         if not getattr(spec, needed):
@@ -280,6 +312,19 @@ def _expectation(raw: Any, where: str) -> ExpectationSpec:
             raise DeclarationError(f"{where}: 'sql' must be text")
         _check_placeholders(spec.sql, where)
     return spec
+
+
+def _provider_ok(provider: Any) -> bool:
+    if provider == "all":
+        return True
+    if not isinstance(provider, Mapping):
+        return False
+    kinds = [k for k in provider if k != "entry"]
+    if len(kinds) != 1 or kinds[0] not in CROSS_PROVIDERS:
+        return False
+    if kinds[0] == "any":
+        return isinstance(provider["any"], list) and all(map(_provider_ok, provider["any"]))
+    return True
 
 
 def declaration_from_dict(raw: Mapping[str, Any], source: str = "") -> CheckDeclaration:

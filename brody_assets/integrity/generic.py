@@ -196,6 +196,8 @@ def reconciles_with_legacy(e: TableEntry) -> dict[str, Any] | None:
                 "kind": "unexpected_rows",
                 "description": "legacy rows neither migrated nor quarantined",
                 "order_by": f"`{e.id_column}`",
+                # legacy elsewhere: only keys missing from the new table travel (bucket compare)
+                "cross_server": {e.legacy: {"lost": "new"}},
                 "sql": f"SELECT {legacy_key_columns(e)} FROM {source} WHERE {handled(e)} "
                 f"AND NOT {migrated(e)} AND NOT {ledgered(e)}",
             }

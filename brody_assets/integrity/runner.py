@@ -1,8 +1,10 @@
 """Run integrity check declarations as Great Expectations 1.x suites on the MariaDB server.
 
-One ephemeral GX context per call of :func:`run_checks`; one SQL datasource per connection (the
-pipeline account reads legacy, shadow, new and migration schemas; ``connection: legacy`` uses the
-read-only account); one table or query asset per *batch* (the relation a check counts rows of).
+One ephemeral GX context per call of :func:`run_checks`; one SQL datasource per connection (on
+one server the pipeline account reads legacy, shadow, new and migration schemas; ``connection:
+legacy`` uses the read-only account; when legacy lives on another server, checks that read only
+legacy run on the read-only account and checks that join legacy with pipeline tables are run
+across both servers by :mod:`.xserver`, outside GX, which reaches one server per batch); one table or query asset per *batch* (the relation a check counts rows of).
 Every expectation runs server-side: column expectations become aggregate SQL (``BOOLEAN_ONLY``
 result format, bundled per batch), and only the ones that fail run again for their ``LIMIT``-ed
 samples (``SUMMARY``); unexpected-rows SQL is wrapped so the server counts the violations
@@ -26,8 +28,8 @@ import io
 import logging
 import re
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 from urllib.parse import quote_plus
@@ -98,12 +100,21 @@ def run_checks(
     selected: Iterable[str] | None = None,
     sample_rows: int = SAMPLE_ROWS,
     today: date | None = None,
+    legacy_connect: Callable[[], Any] | None = None,
 ) -> list[CheckOutcome]:
     """Run the declarations (or the ``selected`` ones, by name or ``asset/path:name``).
 
     Returns one :class:`CheckOutcome` per declaration run, in declaration order. Never raises for
     a check's own failure or error; raises only if Great Expectations itself cannot start.
+
+    When legacy lives on another server (:func:`.xserver.cross_server`), checks that read only
+    legacy tables run on the legacy server as the read-only account (``legacy_connect``: a
+    context manager giving its connection, e.g. ``LegacyDatabaseResource.connect``; default: a
+    connection as ``settings.legacy``), and checks that join legacy with pipeline tables are run
+    across both servers by :mod:`.xserver`.
     """
+    from brody_assets.integrity import xserver
+
     if selected is not None:
         wanted = set(selected)
         declarations = [d for d in declarations if d.name in wanted or d.key in wanted]
@@ -111,6 +122,48 @@ def run_checks(
         return []
     declarations = tolerate_missing_ledger(declarations, settings)  # before the first migration
     today = today or date.today()
+    if not xserver.cross_server(settings):
+        return _run_gx(settings, declarations, sample_rows, today)
+    mixed, legacy = xserver.federated_declarations(declarations)
+    routed = [
+        replace(d, connection="legacy") if i in set(legacy) else d
+        for i, d in enumerate(declarations)
+    ]
+    out: dict[int, CheckOutcome] = {}
+    plain = [i for i in range(len(routed)) if i not in set(mixed)]
+    if plain:
+        ran = _run_gx(settings, [routed[i] for i in plain], sample_rows, today)
+        out.update(zip(plain, ran, strict=True))
+    if mixed:
+        try:
+            federation = xserver.open_federation(settings, legacy_connect)
+        except Exception as error:  # a server cannot be reached: these checks fail, saying why
+            message = _clean_error(error, [s.password.reveal() for s in (settings.database, settings.legacy)])
+            for i in mixed:
+                d = routed[i]
+                parts = [_errored(d, spec, message) for spec in d.expectations]
+                out[i] = _outcome(d, parts, None, 0.0, settings)
+            return [out[i] for i in range(len(routed))]
+        try:
+            for i in mixed:
+                out[i] = _run_federated(federation, routed[i], settings, sample_rows)
+        finally:
+            federation.close()
+        log.info(
+            "%d checks joined legacy (other server) with pipeline tables: %s",
+            len(mixed),
+            ", ".join(f"{k} {v:,}" for k, v in federation.stats.items()),
+        )
+    return [out[i] for i in range(len(routed))]
+
+
+def _run_gx(
+    settings: Settings,
+    declarations: Sequence[CheckDeclaration],
+    sample_rows: int,
+    today: date,
+) -> list[CheckOutcome]:
+    """Run declarations through Great Expectations, each batch on its own connection."""
     secrets = [s.password.reveal() for s in (settings.database, settings.legacy)]
     gx = _import_gx()
     context = gx.get_context(mode="ephemeral")
@@ -515,6 +568,58 @@ def _describe_sql(
 
 
 # -- results ---------------------------------------------------------------------------------
+
+
+def _run_federated(
+    federation, declaration: CheckDeclaration, settings: Settings, sample_rows: int
+) -> CheckOutcome:
+    """A check joining legacy and pipeline tables, run across both servers (:mod:`.xserver`)."""
+    from brody_assets.integrity import xserver
+
+    started = time.perf_counter()
+    secrets = [s.password.reveal() for s in (settings.database, settings.legacy)]
+    count = xserver.batch_count(federation, declaration, lambda d: _batch_sql(d, settings))
+    parts = []
+    for spec in declaration.expectations:
+        if not _by_query(spec):
+            parts.append(
+                _errored(
+                    declaration,
+                    spec,
+                    f"a {spec.kind} expectation on a check that joins legacy and pipeline tables "
+                    "cannot run across two servers; declare it as unexpected_rows",
+                )
+            )
+            continue
+        ran = xserver.run_expectation(
+            federation,
+            declaration,
+            spec,
+            lambda s, d: _wrapped_sql(s, d, settings, sample_rows),
+            sample_rows,
+        )
+        if ran.error is not None:
+            parts.append(_errored(declaration, spec, _clean_error(ran.error, secrets), ran.sql))
+            continue
+        rows = [dict(r) for r in ran.rows]
+        if spec.kind == "row_count_equal_query":
+            unexpected = sum(abs(_int(r.get("difference")) or 0) for r in rows)
+        else:
+            unexpected = _int(rows[0].get(TOTAL_COLUMN)) if rows else 0
+        for row in rows:
+            row.pop(TOTAL_COLUMN, None)
+        parts.append(
+            ExpectationOutcome(
+                kind=spec.kind,
+                description=spec.describe(),
+                severity=_severity(spec, declaration),
+                passed=not rows,
+                unexpected_count=int(unexpected or 0),
+                rows=rows,
+                sql=ran.sql,
+            )
+        )
+    return _outcome(declaration, parts, count, time.perf_counter() - started, settings)
 
 
 def _expectation_outcome(declaration, spec, sql, result, secrets) -> ExpectationOutcome:

@@ -83,7 +83,15 @@ def window_count_reconciliation(e: TableEntry) -> dict[str, Any]:
             "ERROR",
             f"Per day of the last {DAYS_BACK} days ({e.date_column}): legacy rows = migrated + quarantined.",
         ),
-        "expectations": [{"kind": "unexpected_rows", "order_by": "day", "sql": sql}],
+        "expectations": [
+            {
+                "kind": "unexpected_rows",
+                "order_by": "day",
+                "sql": sql,
+                # legacy elsewhere: whole days only where the bucket compare finds a lost row
+                "cross_server": {e.legacy: {"lost_window": e.date_column}},
+            }
+        ],
     }
 
 
@@ -102,7 +110,13 @@ def shadow_window_seeded(e: TableEntry) -> dict[str, Any]:
             "WARN",
             f"Legacy rows of the last {DAYS_BACK} days reach the shadow or the ledger (ingestion not stalled).",
         ),
-        "expectations": [{"kind": "unexpected_rows", "sql": sql}],
+        "expectations": [
+            {
+                "kind": "unexpected_rows",
+                "sql": sql,
+                "cross_server": {e.legacy: {"window": e.date_column}},
+            }
+        ],
     }
 
 
@@ -157,11 +171,14 @@ def mirror_drift(e: TableEntry) -> dict[str, Any] | None:
                 "description": "legacy rows whose mapped values changed since they were migrated",
                 "order_by": ", ".join(f"`{c}`" for c in e.legacy_key),
                 "sql": edited,
+                # legacy elsewhere: keys whose hashed values differ from the shadow's travel
+                "cross_server": {e.legacy: {"drift": True}},
             },
             {
                 "kind": "unexpected_rows",
                 "description": "migrated rows whose legacy row was deleted",
                 "sql": deleted,
+                "cross_server": {e.legacy: {"deleted": True}},
             },
         ],
     }
