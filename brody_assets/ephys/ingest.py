@@ -99,6 +99,7 @@ class EphysContext:
     connection: object  # datajoint.Connection
     schemas: EphysSchemas
     _lookup: object | None = field(default=None, repr=False)
+    _lookup_conn: object | None = field(default=None, repr=False)
 
     @property
     def archive_root(self) -> Path:
@@ -111,10 +112,22 @@ class EphysContext:
     @property
     def lookup(self):
         if self._lookup is None:
+            import pymysql
+
             from brody_assets.ephys.matching import SessionLookup
 
-            self._lookup = SessionLookup.from_connection(self.connection.connection, self.settings.new_prefix)
+            db = self.settings.database
+            self._lookup_conn = pymysql.connect(host=db.host, port=db.port, user=db.user,
+                                                password=db.password.reveal(), autocommit=True,
+                                                **db.tls_options())
+            self._lookup = SessionLookup.from_connection(self._lookup_conn, self.settings.new_prefix)
         return self._lookup
+
+    def close(self) -> None:
+        """Close the session-lookup connection (the DataJoint connection belongs to its owner)."""
+        if self._lookup_conn is not None:
+            self._lookup_conn.close()
+            self._lookup_conn = self._lookup = None
 
     def table(self, name: str):
         import datajoint as dj
