@@ -98,7 +98,7 @@ DEFECTS = {
         "RecordingError", "unknown probe type"),
     "missing_ks_file": Defect(
         "spike_times.npy is not written to the Kilosort folder",
-        "KilosortError", "required file(s) missing"),
+        "KilosortError", "required file"),
     "spikes_past_end": Defect(
         "the Kilosort folder's first unit has two spikes after the recording's last sample",
         "KilosortError", "past the end of the recording"),
@@ -173,7 +173,9 @@ def demo_plan(sessions: Sequence[tuple[str, str, dt.date]]) -> list[DemoRecordin
     that rat, so the folders (no day letter) match it unambiguously."""
     return [
         DemoRecording(exp, rat, day, probes=probes, layout=layout, variant=variant, defect=defect)
-        for (exp, rat, day), (probes, layout, variant, defect) in zip(sessions, DEMO_PLAN, strict=False)
+        for (exp, rat, day), (probes, layout, variant, defect) in zip(
+            sessions, DEMO_PLAN, strict=False
+        )
     ]
 
 
