@@ -2,6 +2,7 @@
 
 from dagster import Definitions, in_process_executor
 
+from brody_assets.ephys.definitions import ephys_definitions
 from brody_assets.integrity.checks import integrity_definitions
 from brody_assets.legacy.assets import legacy_definitions
 from brody_assets.migration.assets import migration_definitions
@@ -15,6 +16,8 @@ defs = Definitions.merge(
     integrity_definitions(
         existing_asset_keys=[key for domain in _domains for a in domain.assets for key in a.keys]
     ),
+    # Neuropixels recordings and their Kilosort outputs, one partition per recording.
+    ephys_definitions(),
     Definitions(
         resources={
             "legacy_db": LegacyDatabaseResource(),

@@ -884,3 +884,16 @@ def stored_bytes(ctx: EphysContext, part: Partition) -> dict[str, int]:
         total = " + ".join(f"COALESCE(SUM(LENGTH(`{c}`)), 0)" for c in columns)
         out[table] = int(ctx.query(f"SELECT {total} FROM {ctx.t(table)} WHERE {where}", args)[0][0])
     return out
+
+
+def _rows_count(ctx: EphysContext, table: str, rec_key: dict) -> int:
+    """Rows of ``table`` that belong to this recording."""
+    return _count(ctx, table, rec_key)
+
+
+def partition_rows(ctx: EphysContext, part: Partition, step: str) -> int:
+    """Rows this partition holds in the tables ``step`` owns (``dagster/row_count``)."""
+    if step == "probe_insertion":
+        return _count(ctx, "ProbeInsertion", {"ratname": part.match.ratname,
+                                              "insertion_number": int(part.match.insertion_number)})
+    return sum(_count(ctx, table, part.rec_key) for table in OWNED.get(step, ()))
