@@ -1,0 +1,882 @@
+"""Finding new, fully copied recordings on the archive drive, a bounded amount of work per tick.
+
+One call of :func:`scan_archive` is one sensor tick. It never walks the whole drive twice:
+
+* **Tops** — the experimenter and rat folders. Each tick lists the drive root and ``stat``\\ s
+  every experimenter and rat folder; a folder's modification time changes when an entry is added
+  to (or removed from) it, so only rat folders whose mtime moved since the last tick (kept in the
+  cursor, ``ScanCursor.tops``) are listed again, and in them only the new sub-folders are walked.
+* **Watch** — folders modified within ``watch_window_s`` (a copy in progress adds probe folders
+  and files below the rat folder, which does not touch the rat folder's mtime) are ``stat``\\ ed
+  each tick and listed again when they change.
+* **Pending** — recordings seen but not complete are re-checked each tick (4 ``stat``\\ s). A
+  recording is complete when its ``.ap.meta`` is there and readable, its ``.ap.bin`` size equals
+  the meta's ``fileSizeBytes``, and sizes and the ``.ap.bin`` mtime did not change since the
+  previous tick (the same for the ``.lf`` pair when present).
+* **Queue** — folders still to walk. Work stops at ``max_seconds`` / ``max_entries``; the rest
+  stays in the cursor for the next tick.
+* **Audit** — a few known recordings and folders are re-``stat``\\ ed per tick, round robin, so a
+  recording whose files change after ingestion is reported (``changed_after_ingestion``), never
+  re-ingested, and a probe folder added late to an old session is still found.
+
+Complete recordings are matched to their behaviour session (``matching.py``). Whatever cannot be
+ingested — no session, two sessions, half-copied, ``.meta`` without ``.bin``, names that fit no
+pattern, unreadable folders, symlinks leaving the drive — is kept on the unmatched list
+(``DiscoveryStore.unmatched``) with its reason and path until it is fixed. Recordings that failed
+to match are matched again every ``rematch_every_s`` (the behaviour session may be migrated later).
+
+State: the small cursor (Dagster's sensor cursor) holds folder mtimes, the queue and the watch
+list; the :class:`DiscoveryStore` (a JSON file beside the Dagster instance's storage) holds what
+is known per recording and folder, and the unmatched list. No Dagster import here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+
+from brody_assets.ephys.filesystem import FileSystem, Stat
+from brody_assets.ephys.layout import LayoutError, parse_raw_path
+from brody_assets.ephys.matching import (
+    REASONS as MATCH_REASONS,
+)
+from brody_assets.ephys.matching import (
+    RecordingMatch,
+    SessionLookup,
+    UnmatchedRecording,
+    find_kilosort_folder,
+    match_recording,
+)
+
+SUFFIXES = (".ap.meta", ".ap.bin", ".lf.meta", ".lf.bin")
+META_LIMIT = 1 << 20  # a SpikeGLX .meta is ~10-30 kB
+
+REASONS: dict[str, str] = {
+    **MATCH_REASONS,
+    "incomplete_copy": "the .bin is smaller than the .meta's fileSizeBytes and still growing",
+    "size_mismatch": "the .bin size differs from the .meta's fileSizeBytes and has stopped changing",
+    "missing_bin": "a .meta without its .bin",
+    "missing_meta": "a .bin without its .meta",
+    "bad_meta": "the .meta has no usable fileSizeBytes",
+    "unreadable": "the folder or file cannot be read (permissions)",
+    "symlink_outside_root": "a symlink that leads outside the archive drive (not followed)",
+    "no_recording_files": "a folder below a rat with no SpikeGLX .ap files",
+    "too_deep": "a folder nested deeper than any known layout (not walked)",
+    "changed_after_ingestion": "the files changed after the recording was ingested (not re-ingested)",
+    "missing_after_ingestion": "the files of an ingested recording are gone",
+}
+# reasons of complete recordings that a later migration of sessions/rats/contacts may fix
+REMATCH_REASONS = frozenset(
+    {"unknown_experimenter", "ambiguous_experimenter", "unknown_rat", "no_session",
+     "ambiguous_session", "no_such_session_of_day"}
+)
+
+
+@dataclass
+class DiscoveryOptions:
+    """Limits of one tick (defaults far under Dagster's 60 s sensor timeout)."""
+
+    max_seconds: float = 15.0
+    max_entries: int = 200_000
+    watch_window_s: float = 3600.0
+    audit_per_tick: int = 50
+    rematch_every_s: float = 300.0
+    max_depth: int = 8  # path parts below the root: exp/rat/session/run/probe/… (deeper: too_deep)
+
+
+@dataclass
+class UnmatchedEntry:
+    """One line of the unmatched list."""
+
+    path: str  # archive-relative POSIX path of the folder or file
+    reason_code: str
+    detail: str
+    key: str | None = None  # the recording (partition key) it concerns, if any
+    since: float = 0.0  # when it was first listed (epoch seconds)
+    source: str = "recording"  # "recording" (kept by key) or "folder:<rel>" (kept by that folder's walk)
+
+
+@dataclass(frozen=True)
+class NewRecording:
+    """A complete recording matched to its session: add its partition and request its run."""
+
+    key: str
+    bin_size: int
+    match: RecordingMatch
+    kilosort_dir: str | None = None  # cup-relative sort folder if one was already there
+
+    @property
+    def run_key(self) -> str:
+        """Path + size: the same file set is never requested twice."""
+        return f"{self.key}|{self.bin_size}"
+
+
+@dataclass(frozen=True)
+class NewSort:
+    """A complete Kilosort folder found on the cup drive for an ingested recording."""
+
+    key: str
+    folder: str  # cup-relative
+    total_size: int
+
+    @property
+    def run_key(self) -> str:
+        return f"{self.key}|kilosort|{self.folder}|{self.total_size}"
+
+
+@dataclass
+class ScanCursor:
+    """The sensor cursor: small, so it can be stored with every tick."""
+
+    tops: dict[str, int] = field(default_factory=dict)  # "exp" and "exp/rat" → mtime_ns
+    queue: list[str] = field(default_factory=list)  # folders still to walk (archive-relative)
+    watch: dict[str, int] = field(default_factory=dict)  # recently modified folders → mtime_ns
+    retry: list[str] = field(default_factory=list)  # unreadable folders, tried again each tick
+    audit: int = 0
+    audit_dirs: int = 0
+    last_rematch: float = 0.0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | None) -> ScanCursor:
+        if not text:
+            return cls()
+        try:
+            data = json.loads(text)
+            return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        except (ValueError, TypeError):
+            return cls()  # an unreadable cursor means: start over (the store prunes the work)
+
+
+@dataclass
+class DiscoveryStore:
+    """What the sensors know per recording and folder, and the unmatched list."""
+
+    recordings: dict[str, dict] = field(default_factory=dict)  # requested recordings
+    folders: dict[str, int] = field(default_factory=dict)  # walked folders → mtime_ns
+    pending: dict[str, dict] = field(default_factory=dict)  # seen, not complete yet
+    rematch: dict[str, list] = field(default_factory=dict)  # complete, not matched: key → sig
+    sort_pending: dict[str, list] = field(default_factory=dict)  # key → [folder, total size]
+    cup_tops: dict[str, int] = field(default_factory=dict)  # cup "exp/rat" → mtime_ns
+    cup_watch: dict[str, float] = field(default_factory=dict)  # cup "exp/rat" → watched since
+    unmatched: dict[str, UnmatchedEntry] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        return json.dumps(data, separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> DiscoveryStore:
+        data = json.loads(text)
+        store = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "unmatched"})
+        store.unmatched = {p: UnmatchedEntry(**e) for p, e in data.get("unmatched", {}).items()}
+        return store
+
+    @classmethod
+    def load(cls, path: Path) -> DiscoveryStore:
+        """Read the store at ``path`` (a missing file is an empty store)."""
+        try:
+            return cls.from_json(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return cls()
+
+    def save(self, path: Path) -> None:
+        """Write atomically (temp file + rename): a crash never leaves half a store."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
+        tmp.write_text(self.to_json(), encoding="utf-8")
+        os.replace(tmp, path)
+
+    def unmatched_rows(self) -> list[UnmatchedEntry]:
+        """The unmatched list, sorted by path."""
+        return [self.unmatched[p] for p in sorted(self.unmatched)]
+
+    def signature(self) -> frozenset:
+        """What a change of the unmatched list means for its asset: paths and reasons."""
+        return frozenset((p, e.reason_code) for p, e in self.unmatched.items())
+
+
+@dataclass
+class ScanResult:
+    """The outcome of one tick."""
+
+    new: list[NewRecording] = field(default_factory=list)
+    new_sorts: list[NewSort] = field(default_factory=list)
+    skip_reason: str | None = None
+    unmatched_changed: bool = False
+    notes: list[str] = field(default_factory=list)
+    counts: dict[str, float] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        parts = [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.counts.items()]
+        return ", ".join(parts)
+
+
+def _depth(rel: str) -> int:
+    return 0 if not rel else rel.count("/") + 1
+
+
+def _join(root: str, rel: str) -> str:
+    return os.path.join(root, *rel.split("/")) if rel else root
+
+
+class _Budget:
+    def __init__(self, options: DiscoveryOptions, start: float) -> None:
+        self.deadline = start + options.max_seconds
+        self.entries_left = options.max_entries
+
+    def spend(self, n: int = 1) -> None:
+        self.entries_left -= n
+
+    @property
+    def exhausted(self) -> bool:
+        return self.entries_left <= 0 or time.monotonic() >= self.deadline
+
+
+def _parse_file_size(raw: bytes) -> int | None:
+    for line in raw.decode("utf-8", errors="replace").splitlines():
+        name, sep, value = line.partition("=")
+        if sep and name.strip() == "fileSizeBytes":
+            try:
+                size = int(value.strip())
+            except ValueError:
+                return None
+            return size if size >= 0 else None
+    return None
+
+
+class ArchiveScan:
+    """One tick over the archive drive (use :func:`scan_archive`)."""
+
+    def __init__(self, fs: FileSystem, root: Path | str, cursor: ScanCursor, store: DiscoveryStore,
+                 options: DiscoveryOptions, now: float) -> None:
+        self.fs, self.cursor, self.store, self.options, self.now = fs, cursor, store, options, now
+        self.root = os.path.abspath(str(root))
+        self.real_root = self.root
+        self.result = ScanResult()
+        self.completed: list[tuple[str, list]] = []
+        self.dirs_walked = 0
+        self.queue = deque(cursor.queue)
+        self.queued = set(cursor.queue)
+        self.folder_entries: dict[str, set[str]] = defaultdict(set)  # folder → its folder-source paths
+        for path, entry in store.unmatched.items():
+            if entry.source.startswith("folder:"):
+                self.folder_entries[entry.source[7:]].add(path)
+
+    def _enqueue(self, rel: str) -> None:
+        if rel not in self.queued:
+            self.queued.add(rel)
+            self.queue.append(rel)
+
+    # --- unmatched list --------------------------------------------------------------------------
+    def _list(self, path: str, code: str, detail: str, key: str | None = None, owner: str | None = None):
+        """Put ``path`` on the unmatched list; ``owner``: the folder whose walk found it (else a
+        recording, kept by its key)."""
+        old = self.store.unmatched.get(path)
+        since = old.since if old is not None and old.reason_code == code else self.now
+        source = "recording" if owner is None else f"folder:{owner}"
+        self.store.unmatched[path] = UnmatchedEntry(path, code, detail, key, since, source)
+        if owner is not None:
+            self.folder_entries[owner].add(path)
+
+    def _unlist_key(self, key: str) -> None:
+        paths = [key + suffix for suffix in SUFFIXES]
+        outside = self.store.pending.get(key, {}).get("outside")
+        if outside:
+            paths.append(outside)
+        for path in paths:
+            entry = self.store.unmatched.get(path)
+            if entry is not None and entry.key == key:
+                del self.store.unmatched[path]
+
+    def _unlist_folder(self, rel: str) -> None:
+        for path in self.folder_entries.pop(rel, ()):
+            entry = self.store.unmatched.get(path)
+            if entry is not None and entry.source == f"folder:{rel}":
+                del self.store.unmatched[path]
+
+    # --- file system helpers ---------------------------------------------------------------------
+    def _stat(self, path: str) -> Stat | None:
+        self.budget.spend()
+        try:
+            return self.fs.stat(path)
+        except FileNotFoundError:
+            return None
+
+    def _inside(self, path: str) -> tuple[bool, str]:
+        target = self.fs.realpath(path)
+        return (target == self.real_root or target.startswith(self.real_root + os.sep)), target
+
+    # --- the tick --------------------------------------------------------------------------------
+    def run(self) -> ScanResult:
+        self.budget = _Budget(self.options, time.monotonic())
+        started = time.monotonic()
+        try:
+            root_stat = self.fs.stat(self.root)
+        except OSError as exc:
+            self.result.skip_reason = (
+                f"archive drive root {self.root} is missing or unreadable ({exc.strerror or exc}); "
+                "is the drive mounted? Nothing was scanned."
+            )
+            return self.result
+        if not root_stat.is_dir:
+            self.result.skip_reason = f"archive drive root {self.root} is not a folder; nothing was scanned"
+            return self.result
+        self.real_root = self.fs.realpath(self.root)
+        before = self.store.signature()
+        self._tops()
+        self._watched()
+        self._recheck_pending()
+        self._walk_queue()
+        self._audit()
+        self.cursor.queue = list(self.queue)
+        self.result.unmatched_changed = self.store.signature() != before
+        self.result.counts.update(
+            dirs_walked=self.dirs_walked,
+            queue_left=len(self.cursor.queue),
+            pending=len(self.store.pending),
+            completed=len(self.completed),
+            unmatched=len(self.store.unmatched),
+            seconds=round(time.monotonic() - started, 4),
+        )
+        if self.cursor.queue:
+            self.result.notes.append(
+                f"{len(self.cursor.queue)} folders left for the next tick (budget "
+                f"{self.options.max_seconds:g} s / {self.options.max_entries} entries reached)"
+            )
+        return self.result
+
+    def _list_dir(self, rel: str):
+        self.budget.spend()
+        entries = self.fs.scandir(_join(self.root, rel))
+        self.budget.spend(len(entries))
+        return entries
+
+    def _tops(self) -> None:
+        """List the root, stat experimenter and rat folders; queue rat folders that changed."""
+        tops = self.cursor.tops
+        try:
+            exp_entries = self._list_dir("")
+        except OSError as exc:
+            self.result.skip_reason = f"archive drive root {self.root} cannot be listed: {exc}"
+            return
+        self._unlist_folder("")
+        exps = set()
+        for entry in exp_entries:
+            if entry.is_symlink:
+                self._symlink(entry, entry.name, "")
+                continue
+            if entry.is_dir:
+                exps.add(entry.name)
+            elif entry.name.endswith((".ap.meta", ".ap.bin")):
+                self._list(entry.name, "outside_rat_folder", REASONS["outside_rat_folder"], owner="")
+        for gone in [k for k in tops if k.split("/")[0] not in exps]:
+            self._forget_top(gone)
+        for exp in sorted(exps):
+            st = self._safe_stat_dir(exp)
+            if st is None:
+                continue
+            rats = {k for k in tops if k.startswith(exp + "/")}
+            if tops.get(exp) != st.mtime_ns or (not rats and exp not in tops):
+                try:
+                    entries = self._list_dir(exp)
+                except OSError as exc:
+                    self._unreadable(exp, exc)
+                    continue
+                self._unlist_folder(exp)
+                names = set()
+                for entry in entries:
+                    rel = f"{exp}/{entry.name}"
+                    if entry.is_symlink:
+                        self._symlink(entry, rel, exp)
+                    elif entry.is_dir:
+                        names.add(rel)
+                    elif entry.name.endswith((".ap.meta", ".ap.bin")):
+                        self._list(rel, "outside_rat_folder", REASONS["outside_rat_folder"], owner=exp)
+                for gone in rats - names:
+                    self._forget_top(gone)
+                for new in names - rats:
+                    tops.setdefault(new, -1)
+                tops[exp] = st.mtime_ns
+            for rat in sorted(k for k in tops if k.startswith(exp + "/")):
+                rst = self._safe_stat_dir(rat)
+                if rst is None:
+                    continue
+                if tops.get(rat) != rst.mtime_ns:
+                    self._enqueue(rat)
+                    tops[rat] = rst.mtime_ns  # walking it (now or in a later tick) sees this state
+
+    def _forget_top(self, rel: str) -> None:
+        self.cursor.tops.pop(rel, None)
+        for path in [p for p in self.store.unmatched if p == rel or p.startswith(rel + "/")]:
+            if self.store.unmatched[path].source.startswith("folder:"):
+                del self.store.unmatched[path]
+
+    def _safe_stat_dir(self, rel: str) -> Stat | None:
+        try:
+            st = self._stat(_join(self.root, rel))
+        except OSError as exc:
+            self._unreadable(rel, exc)
+            return None
+        if st is None:
+            self.cursor.tops.pop(rel, None)
+        return st
+
+    def _unreadable(self, rel: str, exc: OSError) -> None:
+        self._unlist_folder(rel)
+        self._list(rel, "unreadable", f"cannot read {rel}: {exc.strerror or exc}", owner=rel)
+        if rel not in self.cursor.retry:
+            self.cursor.retry.append(rel)
+
+    def _symlink(self, entry, rel: str, owner: str) -> bool:
+        """True when the symlink stays on the drive (then it is simply not followed)."""
+        try:
+            inside, target = self._inside(entry.path)
+        except OSError as exc:
+            self._unreadable(rel, exc)
+            return False
+        if not inside:
+            self._list(rel, "symlink_outside_root",
+                       f"{rel} links to {target}, outside the archive drive {self.root}; not followed",
+                       owner=owner)
+        return inside
+
+    def _watched(self) -> None:
+        """Stat recently modified folders and retry unreadable ones; queue those that changed."""
+        for rel in list(self.cursor.retry):
+            self._enqueue(rel)
+        for rel, mtime in list(self.cursor.watch.items()):
+            try:
+                st = self._stat(_join(self.root, rel))
+            except OSError as exc:
+                self._unreadable(rel, exc)
+                continue
+            if st is None:
+                del self.cursor.watch[rel]
+                self.store.folders.pop(rel, None)
+                self._unlist_folder(rel)
+                continue
+            if st.mtime_ns != mtime:
+                self._enqueue(rel)
+            elif self.now - st.mtime_ns / 1e9 > self.options.watch_window_s and not any(
+                posixpath.dirname(k) == rel for k in self.store.pending
+            ):
+                del self.cursor.watch[rel]
+
+    def _walk_queue(self) -> None:
+        while self.queue and not self.budget.exhausted:
+            rel = self.queue.popleft()
+            self.queued.discard(rel)
+            self._walk(rel)
+
+    def _walk(self, rel: str) -> None:
+        path = _join(self.root, rel)
+        try:
+            st = self._stat(path)
+        except OSError as exc:
+            self._unreadable(rel, exc)
+            return
+        if st is None:  # gone
+            self.store.folders.pop(rel, None)
+            self.cursor.watch.pop(rel, None)
+            if rel in self.cursor.retry:
+                self.cursor.retry.remove(rel)
+            self._unlist_folder(rel)
+            return
+        try:
+            entries = self._list_dir(rel)
+        except OSError as exc:
+            self._unreadable(rel, exc)
+            return
+        self.dirs_walked += 1
+        if rel in self.cursor.retry:
+            self.cursor.retry.remove(rel)
+        self._unlist_folder(rel)
+        groups: dict[str, dict[str, object]] = {}
+        subdirs: list[str] = []
+        others: list[str] = []
+        for entry in entries:
+            sub = f"{rel}/{entry.name}"
+            if entry.is_symlink:
+                if not self._symlink(entry, sub, rel):
+                    stem = _stem(entry.name)
+                    if stem is not None:
+                        groups.setdefault(stem[0], {})["outside"] = sub
+                    continue
+                try:
+                    target = self.fs.stat(entry.path)
+                except OSError:
+                    continue
+                if target.is_dir:
+                    continue  # a link within the drive: its target is walked on its own
+            elif entry.is_dir:
+                subdirs.append(sub)
+                continue
+            stem = _stem(entry.name)
+            if stem is None:
+                others.append(entry.name)
+            else:
+                groups.setdefault(stem[0], {})[stem[1]] = entry
+        for sub in subdirs:
+            if sub in self.store.folders:
+                continue  # walked before: watch and audit catch later changes in it
+            if _depth(sub) > self.options.max_depth:
+                self._list(sub, "too_deep", REASONS["too_deep"], owner=rel)
+                continue
+            self._enqueue(sub)
+        for stem, files in sorted(groups.items()):
+            self._recording_seen(rel, stem, files)
+        self._forget_vanished(rel, {f"{rel}/{stem}" for stem in groups})
+        if not subdirs and not groups and _depth(rel) >= 2:
+            listing = ", ".join(sorted(others)[:3]) + (" …" if len(others) > 3 else "")
+            detail = f"holds {len(others)} files ({listing}) but no .ap.meta/.ap.bin" if others else "empty folder"
+            self._list(rel, "no_recording_files", detail, owner=rel)
+        self.store.folders[rel] = st.mtime_ns
+        recent = self.now - st.mtime_ns / 1e9 <= self.options.watch_window_s
+        if recent or any(posixpath.dirname(k) == rel for k in self.store.pending):
+            self.cursor.watch[rel] = st.mtime_ns
+
+    def _forget_vanished(self, rel: str, seen: set[str]) -> None:
+        """Recordings of folder ``rel`` no longer there: drop pending ones, report ingested ones."""
+        for table in (self.store.pending, self.store.rematch):
+            for key in [k for k in table if posixpath.dirname(k) == rel and k not in seen]:
+                self._unlist_key(key)
+                table.pop(key, None)
+        for key in [k for k in self.store.recordings if posixpath.dirname(k) == rel and k not in seen]:
+            self._check_ingested(key)
+
+    def _recording_seen(self, rel: str, stem: str, files: dict) -> None:
+        if ".ap.meta" not in files and ".ap.bin" not in files and "outside" not in files:
+            some = sorted(k for k in files if k != "outside")[0]
+            self._list(f"{rel}/{stem}{some}", "missing_meta",
+                       f"{stem}{some} without {stem}.ap.meta/.ap.bin", owner=rel)
+            return
+        key = f"{rel}/{stem}"
+        if key in self.store.recordings:
+            self._check_ingested(key)
+            return
+        if key in self.store.rematch:
+            return
+        pending = self.store.pending.setdefault(key, {"sig": None, "since": self.now})
+        if "outside" in files:
+            pending["outside"] = files["outside"]
+        else:
+            pending.pop("outside", None)
+        if pending.get("checked") != self.now:
+            self._evaluate(key)
+
+    # --- completeness ----------------------------------------------------------------------------
+    def _recheck_pending(self) -> None:
+        for key in sorted(self.store.pending):
+            if self.budget.exhausted:
+                break
+            self._evaluate(key)
+
+    def _evaluate(self, key: str) -> None:
+        """Check one pending recording; list it while incomplete, move it on when complete."""
+        pending = self.store.pending[key]
+        pending["checked"] = self.now
+        base = _join(self.root, key)
+        rel_meta = key + ".ap.meta"
+        if pending.get("outside"):
+            self._unlist_key(key)
+            link = pending["outside"]
+            self._list(link, "symlink_outside_root",
+                       f"{link} leads outside the archive drive {self.root}; not followed", key)
+            return
+        stats: dict[str, Stat | None] = {}
+        try:
+            for suffix in SUFFIXES:
+                stats[suffix] = self._stat(base + suffix)
+        except OSError as exc:
+            self._unlist_key(key)
+            self._list(rel_meta, "unreadable", f"cannot stat the files of {key}: {exc.strerror or exc}", key)
+            return
+        if all(s is None for s in stats.values()):
+            del self.store.pending[key]
+            self._unlist_key(key)
+            return
+        sig = [s.size if s else -1 for s in stats.values()]
+        sig.append(stats[".ap.bin"].mtime_ns if stats[".ap.bin"] else -1)
+        previous = pending.get("sig")
+        pending["sig"] = sig
+        stable = previous == sig
+        self._unlist_key(key)
+        problem = self._problem(key, stats, stable)
+        if problem is not None:
+            path, code, detail = problem
+            self._list(path, code, detail, key)
+            return
+        if not stable:
+            return  # sizes right, but seen for the first time at these sizes: wait one tick
+        del self.store.pending[key]
+        self.completed.append((key, sig))
+
+    def _problem(self, key: str, stats: dict[str, Stat | None], stable: bool):
+        for band in ("ap", "lf"):
+            meta, binary = stats[f".{band}.meta"], stats[f".{band}.bin"]
+            if meta is None and binary is None:
+                continue
+            rel_meta, rel_bin = f"{key}.{band}.meta", f"{key}.{band}.bin"
+            if meta is None:
+                return rel_bin, "missing_meta", f"{posixpath.basename(rel_bin)} has no .meta beside it"
+            if binary is None:
+                return rel_meta, "missing_bin", f"{posixpath.basename(rel_meta)} has no .bin beside it"
+            try:
+                self.budget.spend()
+                expected = _parse_file_size(self.fs.read_bytes(_join(self.root, rel_meta), META_LIMIT))
+            except OSError as exc:
+                return rel_meta, "unreadable", f"cannot read {posixpath.basename(rel_meta)}: {exc.strerror or exc}"
+            if expected is None:
+                return rel_meta, "bad_meta", f"{posixpath.basename(rel_meta)} has no usable fileSizeBytes"
+            if binary.size != expected:
+                if stable:
+                    return rel_bin, "size_mismatch", (
+                        f"{posixpath.basename(rel_bin)} is {binary.size:,} bytes, the .meta says "
+                        f"{expected:,}; unchanged since the last tick (truncated or over-long copy)")
+                return rel_bin, "incomplete_copy", (
+                    f"{posixpath.basename(rel_bin)} is {binary.size:,} of {expected:,} bytes; still copying")
+        if stats[".ap.meta"] is None:
+            return f"{key}.ap.bin", "missing_meta", "the .ap.bin has no .ap.meta beside it"
+        return None
+
+    def _check_ingested(self, key: str) -> None:
+        known = self.store.recordings[key]
+        base = _join(self.root, key)
+        try:
+            binary, meta = self._stat(base + ".ap.bin"), self._stat(base + ".ap.meta")
+        except OSError as exc:
+            self._unlist_key(key)
+            self._list(key + ".ap.meta", "unreadable", f"cannot stat {key}: {exc.strerror or exc}", key)
+            return
+        self._unlist_key(key)
+        if binary is None or meta is None:
+            self._list(key + ".ap.meta", "missing_after_ingestion",
+                       f"ingested on {_day(known.get('at'))}; its .ap.bin or .ap.meta is gone", key)
+        elif (binary.size, binary.mtime_ns, meta.size) != (known["size"], known["mtime_ns"], known["meta_size"]):
+            self._list(key + ".ap.bin", "changed_after_ingestion",
+                       f"ingested on {_day(known.get('at'))} at {known['size']:,} bytes; now {binary.size:,} "
+                       "bytes / modified again. Not re-ingested: check the copy, then delete the "
+                       "partition to ingest it anew", key)
+
+    def _audit(self) -> None:
+        n = self.options.audit_per_tick
+        if n <= 0 or self.budget.exhausted:
+            return
+        keys = sorted(self.store.recordings)
+        if keys:
+            start = self.cursor.audit % len(keys)
+            for key in (keys[start:] + keys[:start])[:n]:
+                self._check_ingested(key)
+            self.cursor.audit = (start + n) % len(keys)
+        folders = sorted(self.store.folders)
+        if folders:
+            start = self.cursor.audit_dirs % len(folders)
+            for rel in (folders[start:] + folders[:start])[:n]:
+                try:
+                    st = self._stat(_join(self.root, rel))
+                except OSError:
+                    continue
+                if st is None:
+                    self.store.folders.pop(rel, None)
+                elif st.mtime_ns != self.store.folders[rel]:
+                    self._enqueue(rel)
+            self.cursor.audit_dirs = (start + n) % len(folders)
+
+
+def _stem(name: str) -> tuple[str, str] | None:
+    for suffix in SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)], suffix
+    return None
+
+
+def _day(epoch: float | None) -> str:
+    return "?" if not epoch else time.strftime("%Y-%m-%d %H:%M", time.localtime(epoch))
+
+
+def scan_archive(
+    fs: FileSystem,
+    archive_root: Path | str,
+    cursor: ScanCursor,
+    store: DiscoveryStore,
+    lookup_factory: Callable[[], SessionLookup],
+    options: DiscoveryOptions | None = None,
+    cup_root: Path | str | None = None,
+    now: float | None = None,
+) -> ScanResult:
+    """One tick: walk what changed, check pending copies, match the completed recordings.
+
+    ``cursor`` and ``store`` are updated in place (the caller saves them). ``lookup_factory`` is
+    called only when there is something to match (it opens the database). Never raises for bad
+    input: problems go to ``store.unmatched``; a missing root gives ``result.skip_reason``; a
+    database that cannot be reached leaves the recordings pending (``result.notes``).
+    """
+    options = options or DiscoveryOptions()
+    scan = ArchiveScan(fs, archive_root, cursor, store, options, time.time() if now is None else now)
+    result = scan.run()
+    if result.skip_reason:
+        return result
+    due = [k for k in store.rematch if scan.now - cursor.last_rematch >= options.rematch_every_s]
+    todo = scan.completed + [(k, store.rematch[k]) for k in due]
+    if not todo:
+        return result
+    try:
+        lookup = lookup_factory()
+        lookup.prefetch(_days(key for key, _ in todo))
+    except Exception as exc:  # the database is down: keep everything for the next tick
+        for key, sig in scan.completed:
+            store.pending[key] = {"sig": sig, "since": scan.now}
+        result.notes.append(f"could not read the migrated sessions ({type(exc).__name__}: {exc}); "
+                            f"{len(scan.completed)} complete recordings wait for the next tick")
+        return result
+    if due:
+        cursor.last_rematch = scan.now
+    before = store.signature()
+    for key, sig in todo:
+        store.rematch.pop(key, None)
+        scan._unlist_key(key)
+        try:
+            match = match_recording(key, lookup)
+        except UnmatchedRecording as exc:
+            store.rematch[key] = sig
+            scan._list(str(exc.path), exc.reason_code, exc.detail, key)
+            continue
+        ks_dir = None
+        if cup_root is not None:
+            try:
+                found = find_kilosort_folder(match, Path(cup_root))
+            except UnmatchedRecording as exc:
+                scan._list(str(exc.path), exc.reason_code, exc.detail, key)
+                found = None
+            if found is not None:
+                ks_dir = found.relative_to(Path(cup_root)).as_posix()
+        size, mtime_ns, meta_size = sig[1], sig[4], sig[0]
+        store.recordings[key] = {
+            "size": size, "mtime_ns": mtime_ns, "meta_size": meta_size, "at": scan.now,
+            "sessid": match.sessid, "sort": ks_dir, "match": _match_json(match),
+        }
+        result.new.append(NewRecording(key, size, match, ks_dir))
+    if store.signature() != before:
+        result.unmatched_changed = True
+    result.counts["requested"] = len(result.new)
+    return result
+
+
+def _days(keys: Iterable[str]) -> set[tuple[str, object]]:
+    pairs = set()
+    for key in keys:
+        try:
+            raw = parse_raw_path(key + ".ap.meta")
+        except (LayoutError, ValueError):
+            continue
+        pairs.add((raw.rat_folder, raw.date))
+        pairs.add((raw.rat_folder.upper(), raw.date))
+    return pairs
+
+
+def _match_json(match: RecordingMatch) -> dict:
+    data = asdict(match)
+    data["session_date"] = match.session_date.isoformat()
+    data["raw_dir"] = match.raw_dir.as_posix()
+    data["tags"] = list(match.tags)
+    return data
+
+
+def match_from_json(data: dict) -> RecordingMatch:
+    """The :class:`RecordingMatch` stored with an ingested recording."""
+    import datetime as dt
+
+    return RecordingMatch(**{
+        **data,
+        "session_date": dt.date.fromisoformat(data["session_date"]),
+        "raw_dir": PurePosixPath(data["raw_dir"]),
+        "tags": tuple(data.get("tags", ())),
+    })
+
+
+# --- the cup drive: Kilosort outputs of ingested recordings --------------------------------------
+
+def scan_cup(
+    fs: FileSystem,
+    cup_root: Path | str,
+    store: DiscoveryStore,
+    options: DiscoveryOptions | None = None,
+    now: float | None = None,
+) -> ScanResult:
+    """One tick on the cup drive: complete Kilosort folders of ingested recordings without a sort.
+
+    Only rats with recordings awaiting a sort are looked at: their cup rat folder is ``stat``\\ ed;
+    when its mtime moved (a new day folder) it is watched for ``watch_window_s`` and the awaiting
+    recordings of that rat are looked up with :func:`find_kilosort_folder`. A folder is complete
+    when the sizes of its files did not change since the previous tick.
+    """
+    options = options or DiscoveryOptions()
+    now = time.time() if now is None else now
+    result = ScanResult()
+    root = os.path.abspath(str(cup_root))
+    started = time.monotonic()
+    try:
+        if not fs.stat(root).is_dir:
+            raise NotADirectoryError(root)
+    except OSError as exc:
+        result.skip_reason = f"cup drive root {root} is missing or unreadable ({exc}); is it mounted?"
+        return result
+    from brody_assets.ephys.matching import sorted_base
+
+    base = str(sorted_base(Path(root)))
+    awaiting: dict[str, list[str]] = {}
+    for key, rec in store.recordings.items():
+        if not rec.get("sort") and rec.get("match"):
+            m = rec["match"]
+            awaiting.setdefault(f"{m['experimenter']}/{m['ratname']}", []).append(key)
+    checked = 0
+    for rat, keys in sorted(awaiting.items()):
+        if time.monotonic() - started > options.max_seconds:
+            result.notes.append("cup scan budget reached; the rest next tick")
+            break
+        try:
+            st = fs.stat(_join(base, rat))
+        except OSError:
+            continue
+        if store.cup_tops.get(rat) != st.mtime_ns:
+            store.cup_tops[rat] = st.mtime_ns
+            store.cup_watch[rat] = now
+        elif now - store.cup_watch.get(rat, -1e18) > options.watch_window_s and not any(
+            k in store.sort_pending for k in keys
+        ):
+            store.cup_watch.pop(rat, None)
+            continue
+        for key in keys:
+            checked += 1
+            match = match_from_json(store.recordings[key]["match"])
+            try:
+                folder = find_kilosort_folder(match, Path(root))
+            except UnmatchedRecording as exc:
+                result.notes.append(f"{key}: {exc.detail}")
+                continue
+            if folder is None:
+                continue
+            try:
+                total = sum(fs.stat(e.path).size for e in fs.scandir(str(folder)) if e.is_file)
+            except OSError:
+                continue
+            rel = folder.relative_to(Path(root)).as_posix()
+            if store.sort_pending.get(key) == [rel, total]:
+                del store.sort_pending[key]
+                store.recordings[key]["sort"] = rel
+                result.new_sorts.append(NewSort(key, rel, total))
+            else:
+                store.sort_pending[key] = [rel, total]
+    result.counts.update(rats_awaiting=len(awaiting), recordings_checked=checked,
+                         seconds=round(time.monotonic() - started, 4))
+    return result
