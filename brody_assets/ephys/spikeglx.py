@@ -509,6 +509,30 @@ def element_lfp_channels(rec: SpikeGLXRecording) -> np.ndarray:
     return np.arange(rec.n_neural_channels)[::-1][::9]
 
 
+def channel_positions(rec: SpikeGLXRecording) -> np.ndarray:
+    """(x, y) in µm of each saved neural channel, from probeinterface's SpikeGLX reader (the
+    manufacturer's geometry for the part number, sliced by ``~imroTbl`` and the saved subset).
+
+    Imported here, not at module level: probeinterface is slow to import.
+    """
+    from probeinterface import read_spikeglx
+
+    try:
+        probe = read_spikeglx(rec.ap_meta)
+    except (AssertionError, KeyError, ValueError) as exc:
+        raise RecordingError(
+            rec.ap_meta, f"probeinterface cannot build the probe geometry: {exc}"
+        ) from None
+    positions = np.asarray(probe.contact_positions, dtype=np.float64)
+    if positions.shape[0] != rec.n_neural_channels:
+        raise RecordingError(
+            rec.ap_meta,
+            f"channel count disagrees: probeinterface gives {positions.shape[0]} contacts for "
+            f"{rec.n_neural_channels} saved neural channels",
+        )
+    return positions
+
+
 # ---------------------------------------------------------------- bounded binary reads
 
 

@@ -31,6 +31,7 @@ from brody_assets.ephys.spikeglx import (
     NP1_3A,
     NP1_3B,
     NP2_SS,
+    channel_positions,
     element_lfp_channels,
     iter_lf_chunks,
     probe_type_of,
@@ -153,6 +154,18 @@ def test_geom_map_meta_gives_the_same_electrodes_and_the_old_reader_does_not(dem
     rec = read_recording(archive / p["ap_meta"], archive)
     assert rec.electrodes == [(0, c % 2, c // 2, 1) for c in range(384)]
     assert SpikeGLXMeta(archive / p["ap_meta"]).shankmap is None  # what broke 0.2.11
+
+
+def test_channel_positions_from_probeinterface_agree_with_the_electrodes(demo):
+    from brody_assets.demo.spikeglx_writer import np1_positions
+
+    archive, _, manifest, _ = demo
+    for _, p in _ingestible(manifest):
+        rec = read_recording(archive / p["ap_meta"], archive)
+        positions = channel_positions(rec)
+        assert np.array_equal(positions, np1_positions())
+        rows = np.array([row for _, _, row, _ in rec.electrodes])
+        assert np.array_equal(positions[:, 1], rows * 20.0)
 
 
 def test_spike_troughs_sit_at_the_ground_truth_samples(demo):
@@ -405,3 +418,15 @@ def test_not_a_spikeglx_meta_name(tmp_path):
         read_recording(tmp_path / "notes.meta", tmp_path)
     with pytest.raises(RecordingError, match="is not a SpikeGLX"):
         read_recording(tmp_path / "r_g0_t0.imec0.lf.meta", tmp_path)
+
+
+def test_importing_the_readers_loads_no_heavy_reader_package():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, brody_assets.ephys.spikeglx, brody_assets.ephys.kilosort;"
+        "print(sorted(m for m in ('spikeinterface', 'probeinterface', 'neo', 'dagster') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
