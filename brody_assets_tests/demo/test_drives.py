@@ -386,3 +386,26 @@ def test_refuses_unusable_roots_and_names(tmp_path):
 def test_a_datetime_from_the_database_becomes_the_day():
     rec = DemoRecording("Adrian", "A230", dt.datetime(2019, 8, 9, 0, 0))
     assert rec == A230 and type(rec.date) is dt.date
+
+
+def test_demo_build_picks_one_session_per_recording(mariadb_server, admin_conn, unique_prefix):
+    """On the real demo legacy database: every plan entry gets a day with exactly one session of
+    its rat (so the folder, which carries no day letter, matches it unambiguously)."""
+    from brody_assets.demo.build import demo_recordings
+    from brody_assets.demo.legacy import build_legacy_database
+    from brody_assets_tests.conftest import make_settings
+
+    build_legacy_database(admin_conn, unique_prefix, scale="small", seed=7)
+    settings = make_settings(mariadb_server, unique_prefix)
+    recordings = demo_recordings(admin_conn, settings)
+    assert len(recordings) == len(DEMO_PLAN)
+    assert [(r.probes, r.layout, r.variant, r.defect) for r in recordings] == list(DEMO_PLAN)
+    bdata = settings.legacy_schema("bdata")
+    with admin_conn.cursor() as cursor:
+        for r in recordings:
+            cursor.execute(
+                f"SELECT COUNT(*) FROM `{bdata}`.sessions WHERE ratname = %s AND sessiondate = %s",
+                (r.ratname, r.date),
+            )
+            assert cursor.fetchone()[0] == 1, r
+    assert len({(r.ratname, r.date) for r in recordings}) == len(recordings)
