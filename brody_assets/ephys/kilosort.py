@@ -26,7 +26,10 @@ Everything wrong raises ``KilosortError(path, problem)`` naming the file.
 from __future__ import annotations
 
 import ast
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,6 +79,15 @@ KS4_MARKERS = (
     "whitening_mat_dat.npy",
 )
 CLUSTERING_METHOD = {KS2: "kilosort2", KS4: "kilosort4"}
+_COLUMNS = {  # one value per spike or channel; MATLAB writes them as (n, 1)
+    "spike_times.npy",
+    "spike_clusters.npy",
+    "spike_templates.npy",
+    "amplitudes.npy",
+    "channel_map.npy",
+    "spike_times_sec.npy",
+    "spike_times_sec_adj.npy",
+}
 
 
 def detect_version(folder: Path) -> str:
@@ -130,7 +142,8 @@ class Labels:
     labels: dict[int, str]
     source: Path  # the label file used
     column: str  # "group" (phy curation) or "KSLabel" (Kilosort's own)
-    remapped_unsorted: tuple[int, ...]  # clusters labelled `unsorted` in the file
+    remapped_unsorted: tuple[int, ...]  # clusters labelled `unsorted` (or blank) in the file
+    unlisted: tuple[int, ...] = ()  # clusters with spikes the file does not list (phy: unsorted)
 
 
 def _read_tsv(path: Path) -> pd.DataFrame:
@@ -160,17 +173,22 @@ def _ids(frame: pd.DataFrame, path: Path) -> list[int]:
             out.append(int(str(raw).strip()))
         except ValueError:
             raise KilosortError(path, f"line {i}: cluster_id {raw!r} is not an integer") from None
-    dupes = sorted({c for c in out if out.count(c) > 1})
+    dupes = sorted(c for c, n in Counter(out).items() if n > 1)
     if dupes:
         raise KilosortError(path, f"cluster id(s) {dupes[:5]} listed more than once")
     return out
 
 
-def read_labels(folder: Path) -> Labels:
+def read_labels(folder: Path, with_spikes: Iterable[int] = ()) -> Labels:
     """Cluster labels: ``cluster_group.tsv`` (phy's ``group``, or Kilosort 4's copy with
-    ``KSLabel``) first, else ``cluster_KSLabel.tsv``. ``unsorted`` (or an empty label) takes
-    Kilosort's own label from ``cluster_KSLabel.tsv`` when that file lists the cluster, else
-    ``UNSORTED_FALLBACK`` (``mua``). Other unknown labels raise, naming file and cluster."""
+    ``KSLabel``) first, else ``cluster_KSLabel.tsv``.
+
+    ``unsorted`` (or a blank label) — and, for the ids in ``with_spikes``, a cluster the file does
+    not list, which is how phy stores a cluster nobody labelled — takes Kilosort's own label from
+    ``cluster_KSLabel.tsv`` when that file lists the cluster, else ``UNSORTED_FALLBACK`` (``mua``:
+    never claimed a single unit). Any other label outside good/ok/mua/noise raises, naming the
+    file and the cluster.
+    """
     folder = Path(folder)
     present = [folder / name for name in LABEL_FILES if (folder / name).is_file()]
     if not present:
@@ -184,13 +202,15 @@ def read_labels(folder: Path) -> Labels:
     if source.name != ks_path.name and ks_path.is_file():
         ks_frame = _read_tsv(ks_path)
         if "KSLabel" in ks_frame.columns:
-            ks_labels = dict(
-                zip(
-                    _ids(ks_frame, ks_path),
-                    (v.strip().lower() for v in ks_frame["KSLabel"]),
-                    strict=True,
-                )
-            )
+            for cid, raw in zip(_ids(ks_frame, ks_path), ks_frame["KSLabel"], strict=True):
+                label = str(raw).strip().lower()
+                if label not in KNOWN_LABELS:
+                    raise KilosortError(
+                        ks_path,
+                        f"cluster {cid} has label {str(raw).strip()!r}, not one of "
+                        f"{', '.join(KNOWN_LABELS)}",
+                    )
+                ks_labels[cid] = label
     labels: dict[int, str] = {}
     remapped = []
     for cid, raw in zip(ids, frame[column], strict=True):
@@ -198,8 +218,6 @@ def read_labels(folder: Path) -> Labels:
         if label in ("unsorted", ""):
             remapped.append(cid)
             label = ks_labels.get(cid, UNSORTED_FALLBACK)
-            if label not in KNOWN_LABELS:
-                label = UNSORTED_FALLBACK
         elif label not in KNOWN_LABELS:
             raise KilosortError(
                 source,
@@ -207,7 +225,10 @@ def read_labels(folder: Path) -> Labels:
                 f"{', '.join(KNOWN_LABELS)} (or 'unsorted')",
             )
         labels[cid] = label
-    return Labels(labels, source, column, tuple(remapped))
+    unlisted = sorted(set(int(c) for c in with_spikes) - set(labels))
+    for cid in unlisted:
+        labels[cid] = ks_labels.get(cid, UNSORTED_FALLBACK)
+    return Labels(labels, source, column, tuple(remapped), tuple(unlisted))
 
 
 def _load(folder: Path, name: str, *, optional: bool = False) -> np.ndarray | None:
@@ -220,7 +241,7 @@ def _load(folder: Path, name: str, *, optional: bool = False) -> np.ndarray | No
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
         raise KilosortError(path, f"is not a readable .npy array: {exc}") from None
-    if arr.ndim == 2 and 1 in arr.shape and name not in ("channel_positions.npy",):
+    if arr.ndim == 2 and arr.shape[1] == 1 and name in _COLUMNS:
         arr = arr.reshape(-1)  # (n, 1) columns as Kilosort's MATLAB side writes them
     return arr
 
@@ -246,7 +267,8 @@ class KilosortOutput:
     labels: dict[int, str]  # cluster id -> good/ok/mua/noise, for every labelled cluster
     label_file: Path
     label_column: str
-    remapped_unsorted: tuple[int, ...]
+    remapped_unsorted: tuple[int, ...]  # labelled `unsorted`: given Kilosort's label (or mua)
+    unlisted_clusters: tuple[int, ...]  # own spikes, absent from the label file: likewise
     metrics: pd.DataFrame | None  # metrics.csv of THIS folder, index cluster_id
     mean_waveforms: np.ndarray | None  # (units, channels, samples), rows ↔ mean_waveform_ids
     mean_waveform_ids: np.ndarray | None
@@ -255,11 +277,11 @@ class KilosortOutput:
     def clustering_method(self) -> str:
         return CLUSTERING_METHOD[self.version]
 
-    @property
+    @cached_property
     def cluster_ids(self) -> np.ndarray:
-        """Ids of the labelled clusters that own at least one spike, ascending (the units)."""
-        with_spikes = np.unique(np.asarray(self.spike_clusters))
-        return np.array(sorted(set(with_spikes.tolist()) & set(self.labels)), dtype=np.int64)
+        """Ids of the clusters that own at least one spike, ascending (the units; each has a
+        label)."""
+        return np.unique(np.asarray(self.spike_clusters)).astype(np.int64)
 
     def spike_times_s(self, sample_rate: float) -> np.ndarray:
         """Seconds from the recording's start: spike samples ÷ ``sample_rate`` — once.
@@ -386,14 +408,8 @@ def read_kilosort(folder: Path, cup_root: Path) -> KilosortOutput:
     if sec is not None and sec.shape[0] != arrays["spike_times.npy"].shape[0]:
         raise KilosortError(folder, "spike_times_sec*.npy and spike_times.npy differ in length")
 
-    labels = read_labels(folder)
     clusters = np.asarray(arrays["spike_clusters.npy"])
-    unlabelled = sorted(set(np.unique(clusters).tolist()) - set(labels.labels))
-    if unlabelled:
-        raise KilosortError(
-            labels.source,
-            f"cluster(s) {unlabelled[:5]} own spikes in spike_clusters.npy but have no label",
-        )
+    labels = read_labels(folder, with_spikes=np.unique(clusters).tolist())
 
     metrics = _read_metrics(folder)
     mean_wf, mean_ids = _read_mean_waveforms(folder, clusters, arrays["channel_map.npy"].size)
@@ -416,6 +432,7 @@ def read_kilosort(folder: Path, cup_root: Path) -> KilosortOutput:
         label_file=labels.source,
         label_column=labels.column,
         remapped_unsorted=labels.remapped_unsorted,
+        unlisted_clusters=labels.unlisted,
         metrics=metrics,
         mean_waveforms=mean_wf,
         mean_waveform_ids=mean_ids,

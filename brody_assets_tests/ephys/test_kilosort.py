@@ -243,6 +243,8 @@ def test_labels_unsorted_ks_label_and_unknown(tmp_path):
     # unsorted -> Kilosort's own label where it has one, else UNSORTED_FALLBACK
     assert labels.labels == {0: "good", 1: "good", 2: UNSORTED_FALLBACK, 3: "mua"}
     assert labels.remapped_unsorted == (1, 2) and labels.column == "group"
+    labels = read_labels(tmp_path, with_spikes=[0, 1, 5])  # 5 is in no file: unsorted -> mua
+    assert labels.labels[5] == UNSORTED_FALLBACK and labels.unlisted == (5,)
     _write(tmp_path, "cluster_group.tsv", "cluster_id\tgroup\n0\tgood\n7\tmaybe\n")
     with pytest.raises(KilosortError, match="cluster 7 has label 'maybe'") as info:
         read_labels(tmp_path)
@@ -259,6 +261,12 @@ def test_labels_unsorted_ks_label_and_unknown(tmp_path):
     _write(tmp_path, "cluster_group.tsv", "cluster_id\tquality\n0\tgood\n")
     with pytest.raises(KilosortError, match="no 'group' or 'KSLabel' column"):
         read_labels(tmp_path)
+    _write(tmp_path, "cluster_group.tsv", "cluster_id\tgroup\n0\tunsorted\n")
+    _write(tmp_path, "cluster_KSLabel.tsv", "cluster_id\tKSLabel\n0\tbad\n1\tgood\n")
+    with pytest.raises(KilosortError, match="cluster 0 has label 'bad'") as info:
+        read_labels(tmp_path)
+    assert info.value.path == tmp_path / "cluster_KSLabel.tsv"
+    _write(tmp_path, "cluster_KSLabel.tsv", "cluster_id\tKSLabel\n0\tmua\n1\tgood\n")
     (tmp_path / "cluster_group.tsv").unlink()
     assert read_labels(tmp_path).labels == {0: "mua", 1: "good"}  # cluster_KSLabel.tsv alone
     (tmp_path / "cluster_KSLabel.tsv").unlink()
@@ -266,13 +274,31 @@ def test_labels_unsorted_ks_label_and_unknown(tmp_path):
         read_labels(tmp_path)
 
 
-def test_a_cluster_with_spikes_but_no_label(demo, tmp_path):
+def test_a_cluster_with_spikes_the_label_file_does_not_list(demo, tmp_path):
+    """phy saves only the clusters someone labelled: the rest are unsorted -> Kilosort's label."""
     _, cup, manifest, _ = demo
-    folder = _copy(cup, _probes(manifest)[0], tmp_path)
+    p = _probes(manifest)[0]
+    folder = _copy(cup, p, tmp_path)
     lines = (folder / "cluster_group.tsv").read_text().splitlines()
     (folder / "cluster_group.tsv").write_text("\n".join(lines[:-1]) + "\n")
-    with pytest.raises(KilosortError, match="own spikes in spike_clusters.npy but have no label"):
-        read_kilosort(folder, tmp_path)
+    last = p["units"][-1]
+    ks = read_kilosort(folder, tmp_path)
+    assert ks.unlisted_clusters == (last["cluster_id"],)
+    assert ks.labels[last["cluster_id"]] == last["ks_label"]
+    assert last["cluster_id"] in ks.cluster_ids
+
+
+def test_a_single_template_sorting_keeps_its_2d_arrays(demo, tmp_path):
+    _, cup, manifest, _ = demo
+    folder = _copy(cup, _probes(manifest)[0], tmp_path)
+    templates = np.load(folder / "templates.npy")
+    np.save(folder / "templates.npy", templates[:1])
+    for name in ("pc_feature_ind.npy", "similar_templates.npy"):
+        np.save(folder / name, np.load(folder / name)[:1])
+    np.save(folder / "spike_templates.npy", np.zeros_like(np.load(folder / "spike_templates.npy")))
+    ks = read_kilosort(folder, tmp_path)
+    assert ks.pc_feature_ind.shape == (1, 32)
+    assert ks.templates.shape == (1,) + templates.shape[1:]
 
 
 # ------------------------------------------------------------------ QC files (P32)
