@@ -739,8 +739,7 @@ def scan_archive(
         result.notes.append(f"could not read the migrated sessions ({type(exc).__name__}: {exc}); "
                             f"{len(scan.completed)} complete recordings wait for the next tick")
         return result
-    if due:
-        cursor.last_rematch = scan.now
+    cursor.last_rematch = scan.now  # every key was just matched: the next retry is rematch_every_s away
     before = store.signature()
     for key, sig in todo:
         store.rematch.pop(key, None)
