@@ -1,0 +1,132 @@
+"""The ephys assets as Dagster runs one partition at a time: metadata, checks, picture, no-op rerun,
+bad partitions failing alone, a missing drive failing with its path."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from dagster import AssetKey, DagsterInstance, Definitions, in_process_executor
+
+from brody_assets.ephys.assets import ASSETS
+from brody_assets.ephys.definitions import INGEST_JOB, ephys_definitions
+from brody_assets.ephys.partitions import RECORDINGS, recording_key
+from brody_assets.resources import DataJointResource, DrivesResource
+from brody_assets_tests.conftest import write_config
+from brody_assets_tests.ephys.ephys_support import build_ephys_demo
+
+
+def _defs(conf) -> Definitions:
+    parts = ephys_definitions()
+    return Definitions(
+        assets=[a for a in parts.assets if any(k.path[0] == "ephys" and k.path[1] in ASSETS for k in a.keys)],
+        jobs=[j for j in parts.jobs if j.name == INGEST_JOB],
+        resources={"datajoint": DataJointResource(config_file=str(conf)),
+                   "drives": DrivesResource(config_file=str(conf))},
+        executor=in_process_executor,
+    )
+
+
+@pytest.fixture(scope="module")
+def ran(mariadb_server, prefix_factory, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ephys_assets")
+    settings, manifest = build_ephys_demo(mariadb_server, prefix_factory(), folder)
+    conf = write_config(settings, folder / "dj_local_conf.json")
+    defs = _defs(conf)
+    instance = DagsterInstance.ephemeral()
+    keys = [recording_key(p["ap_meta"]) for rec in manifest for p in rec["probes"]]
+    instance.add_dynamic_partitions(RECORDINGS.name, keys)
+    job = defs.resolve_job_def(INGEST_JOB)
+    results = {k: job.execute_in_process(instance=instance, partition_key=k, raise_on_error=False) for k in keys}
+    return settings, manifest, defs, instance, results, folder
+
+
+def _mats(result):
+    return {e.asset_key.path[-1]: e.event_specific_data.materialization.metadata
+            for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
+
+
+def _checks(result):
+    return {e.event_specific_data.check_name: e.event_specific_data
+            for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+
+
+def _errors(result) -> str:
+    """Every failed step's error with its causes (Dagster wraps the engine's exception)."""
+    out = []
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            error = event.event_specific_data.error
+            while error is not None:
+                out.append(error.message)
+                error = error.cause
+    return "\n".join(out)
+
+
+def test_good_partitions_materialize_every_asset_with_metadata(ran):
+    _, manifest, _, _, results, _ = ran
+    for rec in manifest:
+        if rec["expected_error"] is not None:
+            continue
+        for probe in rec["probes"]:
+            result = results[recording_key(probe["ap_meta"])]
+            assert result.success, _errors(result)
+            mats = _mats(result)
+            assert set(mats) == set(ASSETS)
+            raw = mats["raw_recording"]
+            assert raw["probe_serial"].value == probe["serial"]
+            assert raw["channels"].value == probe["n_channels"]
+            assert raw["duration_s"].value == pytest.approx(probe["duration_s"])
+            assert raw["sample_rate_measured_hz"].value == pytest.approx(probe["ap_sampling_rate"])
+            assert raw["ap_bytes"].value == probe["n_channels"] * probe["ap_samples"] * 2
+            units = [u for u in probe["units"] if u["n_spikes"] > 0]
+            assert mats["kilosort_output"]["units"].value == len(units)
+            assert mats["kilosort_output"]["spikes"].value == sum(u["n_spikes"] for u in units)
+            assert mats["curated_clustering"]["units"].value == str(len(units)) or \
+                mats["curated_clustering"]["units"].value == len(units)
+            assert mats["lfp"]["dagster/row_count"].value == 1 + 43
+            assert mats["waveform_set"]["unit_summary"].value.startswith("![unit summary](data:image/png;base64,")
+            checks = _checks(result)
+            assert set(checks) == {"meta_matches_file_size", "spike_times_within_recording",
+                                   "cluster_ids_consistent", "lfp_electrode_count", "every_unit_has_waveform",
+                                   "qc_metrics_plausible"}
+            assert all(c.passed for c in checks.values()), {n: c.description for n, c in checks.items()}
+
+
+def test_bad_partitions_fail_alone_with_the_file_and_problem(ran):
+    _, manifest, _, _, results, _ = ran
+    for rec in manifest:
+        if rec["expected_error"] is None:
+            continue
+        key = recording_key(rec["probes"][0]["ap_meta"])
+        result = results[key]
+        assert not result.success
+        message = _errors(result)
+        assert rec["expected_error"]["match"] in message, (key, message)
+        assert not any(k in _mats(result) for k in ("probe_insertion", "ephys_recording", "clustering"))
+
+
+def test_rematerializing_a_partition_inserts_nothing(ran):
+    _, manifest, defs, instance, _, _ = ran
+    key = recording_key(manifest[0]["probes"][0]["ap_meta"])
+    again = defs.resolve_job_def(INGEST_JOB).execute_in_process(instance=instance, partition_key=key)
+    assert again.success
+    for name, meta in _mats(again).items():
+        if "rows_inserted" in meta:
+            assert meta["rows_inserted"].value == 0, name
+    stored = instance.fetch_materializations(AssetKey(["ephys", "lfp"]), limit=10).records
+    assert any(r.asset_materialization.partition == key for r in stored)
+
+
+def test_a_missing_drive_fails_the_ephys_assets_with_its_path(ran, tmp_path):
+    settings, manifest, _, _, _, _ = ran
+    gone = tmp_path / "not-mounted"
+    conf = write_config(dataclasses.replace(settings, archive_root=gone), tmp_path / "dj_local_conf.json")
+    defs = _defs(conf)
+    instance = DagsterInstance.ephemeral()
+    key = recording_key(manifest[0]["probes"][0]["ap_meta"])
+    instance.add_dynamic_partitions(RECORDINGS.name, [key])
+    result = defs.resolve_job_def(INGEST_JOB).execute_in_process(instance=instance, partition_key=key,
+                                                                 raise_on_error=False)
+    assert not result.success
+    assert str(gone) in _errors(result) and "archive" in _errors(result)
