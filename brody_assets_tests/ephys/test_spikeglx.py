@@ -430,3 +430,39 @@ def test_importing_the_readers_loads_no_heavy_reader_package():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_meta_without_any_3a_3b_marker_is_np1_3b(demo, tmp_path):
+    """P34: newer metas carry imDatPrb_type=0 / imDatPrb_pn but no typeImEnabled."""
+    archive, _, manifest, _ = demo
+    meta = _copy_probe(archive, _ingestible(manifest)[0][1], tmp_path)
+    stem = meta.name[: -len(".ap.meta")]
+    for band in ("ap", "lf"):
+        _edit_meta(meta.parent / f"{stem}.{band}.meta", typeImEnabled=None, imDatPrb_type=None)
+    rec = read_recording(meta, tmp_path)
+    assert rec.probe_type == NP1_3B and rec.probe_part == "NP1000"
+
+
+def test_a_3a_era_file_set(demo, tmp_path):
+    """3A: ``.imec.`` without a probe index, imProbeSN instead of imDatPrb_sn, no type field."""
+    archive, _, manifest, _ = demo
+    p = _ingestible(manifest)[0][1]
+    meta = _copy_probe(archive, p, tmp_path)
+    stem = meta.name[: -len(".ap.meta")]
+    old_stem = stem.replace(".imec0", ".imec")
+    for band in ("ap", "lf"):
+        for ext in ("bin", "meta"):
+            (meta.parent / f"{stem}.{band}.{ext}").rename(meta.parent / f"{old_stem}.{band}.{ext}")
+        _edit_meta(
+            meta.parent / f"{old_stem}.{band}.meta",
+            typeImEnabled=None, imDatPrb_type=None, imDatPrb_pn=None, imDatPrb_sn=None,
+            imProbeSN="1234567", typeEnabled="1", imProbeOpt="3",
+        )  # fmt: skip
+    rec = read_recording(meta.parent / f"{old_stem}.ap.meta", tmp_path)
+    assert (rec.probe_type, rec.serial, rec.imec_index, rec.probe_part) == (
+        NP1_3A,
+        "1234567",
+        None,
+        None,
+    )
+    assert rec.n_samples == p["ap_samples"] and rec.lf_bin.name == f"{old_stem}.lf.bin"
