@@ -135,7 +135,8 @@ def _number(meta: dict[str, str], key: str, path: Path, kind: type = float):
     try:
         value = kind(meta[key])
     except ValueError:
-        raise RecordingError(path, f"{key}={meta[key]!r} is not a {kind.__name__}") from None
+        what = "an integer" if kind is int else "a number"
+        raise RecordingError(path, f"{key}={meta[key]!r} is not {what}") from None
     return value
 
 

@@ -268,7 +268,7 @@ def test_probe_type_without_markers(fields, expected):
         ({"imDatPrb_type": "1030", "imDatPrb_pn": "NP1030"}, "imDatPrb_type=1030"),
         ({"imDatPrb_pn": "XYZ9"}, "imDatPrb_pn='XYZ9'"),
         ({}, "no imDatPrb_type, imDatPrb_pn"),
-        ({"imDatPrb_type": "zero"}, "not a int"),
+        ({"imDatPrb_type": "zero"}, "imDatPrb_type='zero' is not an integer"),
     ],
 )
 def test_unknown_probe_types_are_errors(fields, match):
@@ -342,7 +342,7 @@ def test_meta_values_may_hold_equals_signs_and_blank_lines(tmp_path):
         ({"snsApLfSy": "383,0,1"}, "snsApLfSy=383,0,1 sums to 384"),
         ({"snsSaveChanSubset": "0:382,768"}, "383 neural"),
         ({"imSampRate": None}, "no imSampRate"),
-        ({"imSampRate": "fast"}, "imSampRate='fast' is not a float"),
+        ({"imSampRate": "fast"}, "imSampRate='fast' is not a number"),
         ({"fileCreateTime": "yesterday"}, "fileCreateTime='yesterday'"),
         ({"imDatPrb_sn": ""}, "no probe serial"),
         ({"~snsShankMap": "(1,2,480)(0:0:0:1)"}, "~snsShankMap lists 1 sites for 384"),
