@@ -34,7 +34,12 @@ class DemoSummary:
             f"ground-truth manifest: {self.manifest_path}",
         ]
         if self.recordings:
-            out.append(f"demo drives: {len(self.recordings)} recordings")
+            probes = sum(len(r["probes"]) for r in self.recordings)
+            broken = sorted(r["defect"] for r in self.recordings if r.get("defect"))
+            out.append(
+                f"demo drives: {len(self.recordings)} recordings ({probes} probes), "
+                f"{len(broken)} broken on purpose ({', '.join(broken) or 'none'})"
+            )
         out.append(f"built in {self.seconds:.1f} s")
         return out
 
