@@ -264,7 +264,7 @@ class KilosortOutput:
     pc_features: np.ndarray | None
     pc_feature_ind: np.ndarray | None
     spike_times_sec: np.ndarray | None  # spike_times_sec_adj.npy or spike_times_sec.npy: seconds
-    labels: dict[int, str]  # cluster id -> good/ok/mua/noise, for every labelled cluster
+    labels: dict[int, str]  # cluster id -> good/ok/mua/noise: label-file rows + unlisted clusters
     label_file: Path
     label_column: str
     remapped_unsorted: tuple[int, ...]  # labelled `unsorted`: given Kilosort's label (or mua)
