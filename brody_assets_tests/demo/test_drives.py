@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pytest
@@ -409,3 +409,37 @@ def test_demo_build_picks_one_session_per_recording(mariadb_server, admin_conn, 
             )
             assert cursor.fetchone()[0] == 1, r
     assert len({(r.ratname, r.date) for r in recordings}) == len(recordings)
+
+
+def test_every_demo_folder_matches_its_session_and_kilosort_folder(drives):
+    """The demo layouts are ones the drive matcher (``ephys.matching``) understands: each probe's
+    .ap.meta matches its one session with the right insertion, and its Kilosort folder is found."""
+    from brody_assets.ephys.matching import (
+        SessionLookup,
+        SessionRow,
+        find_kilosort_folder,
+        match_recording,
+    )
+    from brody_assets.ephys.partitions import recording_key
+
+    _, cup, manifest, _ = drives
+    sessions = {}
+    for m in manifest:
+        sessions.setdefault((m["ratname"], m["date"]), len(sessions) + 1000)
+    lookup = SessionLookup(
+        {m["experimenter"]: [m["experimenter"].lower()] for m in manifest},
+        {m["ratname"] for m in manifest},
+        [
+            SessionRow(sessid, rat, next(m["experimenter"].lower() for m in manifest if m["ratname"] == rat),
+                       dt.date.fromisoformat(day))
+            for (rat, day), sessid in sessions.items()
+        ],
+    )  # fmt: skip
+    for m in manifest:
+        for p in m["probes"]:
+            match = match_recording(recording_key(PurePosixPath(p["ap_meta"])), lookup)
+            assert match.sessid == sessions[(m["ratname"], m["date"])]
+            assert (match.ratname, match.insertion_number) == (m["ratname"], p["probe_index"])
+            assert match.raw_dir.as_posix() == p["raw_dir"]
+            folder = find_kilosort_folder(match, cup)
+            assert folder is not None and folder.relative_to(cup).as_posix() == p["kilosort_dir"]
