@@ -39,8 +39,9 @@ class Transfer:
 
 
 def pick_session(conn, new_prefix: str, archive_root: Path, ratname: str | None = None,
-                 date: dt.date | None = None, layout: str = "standard") -> DemoRecording:
-    """The newest migrated session-day (one session that day) without a recording on the drive."""
+                 date: dt.date | None = None, layout: str = "standard", oldest: bool = False) -> DemoRecording:
+    """The newest (``oldest``: the oldest) migrated session-day with one session that day and no
+    recording on the drive."""
     lab, subject = schema_name(new_prefix, "lab"), schema_name(new_prefix, "subject")
     acq = schema_name(new_prefix, "acquisition")
     where, params = ["s.session_date > '1000-01-01'"], []
@@ -58,7 +59,7 @@ def pick_session(conn, new_prefix: str, archive_root: Path, ratname: str | None 
         WHERE {' AND '.join(where)}
         GROUP BY c.experimenter, s.session_rat, s.session_date
         HAVING COUNT(DISTINCT s.sessid) = 1
-        ORDER BY s.session_date DESC, s.session_rat
+        ORDER BY s.session_date {'ASC' if oldest else 'DESC'}, s.session_rat
         LIMIT 500
     """
     try:

@@ -12,6 +12,7 @@ of ``ephys/unmatched_recordings``. Every tick without a request says why in its 
 
 import contextlib
 import hashlib
+import os
 import time
 
 import pymysql
@@ -44,8 +45,9 @@ from brody_assets.ephys.sensor_state import locked_store, store_path
 from brody_assets.ephys.unmatched import UNMATCHED_KEY, unmatched_recordings
 from brody_assets.resources import DrivesResource
 
-ARCHIVE_INTERVAL_S = 30
-CUP_INTERVAL_S = 60
+# Tick intervals; BRODY_SENSOR_INTERVAL_S overrides both (tests run the daemon with 5 s).
+ARCHIVE_INTERVAL_S = int(os.environ.get("BRODY_SENSOR_INTERVAL_S", 30))
+CUP_INTERVAL_S = int(os.environ.get("BRODY_SENSOR_INTERVAL_S", 60))
 INGEST_JOB = "ingest_recording"
 REFRESH_JOB = "refresh_unmatched_recordings"
 SORT_SIDE = [

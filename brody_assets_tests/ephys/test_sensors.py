@@ -209,3 +209,78 @@ def test_the_sensors_are_on_by_default_and_the_list_asset_is_unpartitioned():
     spec = next(a for a in defs.assets if UNMATCHED_KEY in a.keys)
     assert spec.partitions_def is None
     assert AssetKey(["ephys", "unmatched_recordings"]) == UNMATCHED_KEY
+
+
+def test_the_daemon_ingests_a_new_recording_by_itself(demo, mariadb_server, tmp_path):
+    """A real ``dagster-daemon`` on a temporary DAGSTER_HOME (5 s ticks): a recording copied onto
+    a drive is found, its partition added, one run launched and the ephys tables filled."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import pymysql
+    from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+
+    from brody_assets.config import PROJECT_ROOT
+
+    settings, _, _, folder = demo
+    archive, cup = tmp_path / "archive", tmp_path / "cup"
+    archive.mkdir()
+    cup.mkdir()
+    conf = write_config(dataclasses.replace(settings, archive_root=archive, cup_root=cup), tmp_path / "conf.json")
+    db = settings.database
+    with pymysql.connect(host=db.host, port=db.port, user=db.user, password=db.password.reveal()) as conn:
+        rec = pick_session(conn, settings.new_prefix, archive, layout="date_only", oldest=True)
+    _, raw, sort = stage(rec, tmp_path / "staging")
+    copy_like_a_transfer(raw, archive, seconds=0.0)
+    copy_like_a_transfer(sort, cup, seconds=0.0)
+    key = recording_key(next(t.rel for t in raw if t.rel.endswith(".ap.meta")))
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT_ROOT / "resources" / "dagster.yaml", home / "dagster.yaml")
+    env = {**os.environ, "DAGSTER_HOME": str(home), "BRODY_CONFIG": str(conf),
+           "BRODY_SENSOR_INTERVAL_S": "5", "PYTHONPATH": str(PROJECT_ROOT)}
+    daemon_bin = Path(sys.executable).parent / "dagster-daemon"
+    log = open(tmp_path / "daemon.log", "w")  # noqa: SIM115 - closed in the finally below
+    daemon = subprocess.Popen([str(daemon_bin), "run", "-m", "brody_assets.definitions"], env=env,
+                              cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        instance = DagsterInstance.from_config(str(home))
+        deadline, run = time.monotonic() + 300, None
+        while time.monotonic() < deadline:
+            runs = instance.get_runs(RunsFilter(job_name="ingest_recording"))
+            if runs and runs[0].status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE):
+                run = runs[0]
+                break
+            assert daemon.poll() is None, (tmp_path / "daemon.log").read_text()[-3000:]
+            time.sleep(2)
+        assert run is not None, "no finished ingest run within 300 s: " + (tmp_path / "daemon.log").read_text()[-3000:]
+        assert run.status == DagsterRunStatus.SUCCESS
+        assert run.tags["dagster/partition"] == key
+        assert instance.get_dynamic_partitions(RECORDINGS.name) == [key]
+        time.sleep(12)  # two more ticks: nothing new is requested
+        assert len(instance.get_runs(RunsFilter(job_name="ingest_recording"))) == 1
+        ticks = instance.get_ticks(
+            next(s for s in instance.all_instigator_state() if s.name == "archive_drive_sensor").instigator_origin_id,
+            next(s for s in instance.all_instigator_state() if s.name == "archive_drive_sensor").selector_id,
+        )
+        assert any(t.skip_reason and "no new complete recording" in t.skip_reason for t in ticks)
+    finally:
+        os.killpg(daemon.pid, signal.SIGTERM)
+        try:
+            daemon.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(daemon.pid, signal.SIGKILL)
+        log.close()
+    run_name = f"{rec.date.isoformat()}_g0"  # the date_only layout's SpikeGLX run
+    with mariadb_server.admin_connect() as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT COUNT(*) FROM `{settings.new_prefix}ephys`.`_ephys_recording` "
+                    "WHERE ratname = %s AND run = %s", (rec.ratname, run_name))
+        assert cur.fetchone()[0] == 1
+        cur.execute(f"SELECT COUNT(*) FROM `{settings.new_prefix}ephys`.`_curated_clustering__unit` "
+                    "WHERE ratname = %s AND run = %s", (rec.ratname, run_name))
+        assert cur.fetchone()[0] > 0
