@@ -100,6 +100,7 @@ class EphysContext:
     schemas: EphysSchemas
     _lookup: object | None = field(default=None, repr=False)
     _lookup_conn: object | None = field(default=None, repr=False)
+    _tables: dict = field(default_factory=dict, repr=False)
 
     @property
     def archive_root(self) -> Path:
@@ -130,9 +131,12 @@ class EphysContext:
             self._lookup_conn = self._lookup = None
 
     def table(self, name: str):
+        """The element's table ``name`` as a ``dj.FreeTable`` (heading read once per context)."""
         import datajoint as dj
 
-        return dj.FreeTable(self.connection, self.schemas.table(name).replace("`", ""))
+        if name not in self._tables:
+            self._tables[name] = dj.FreeTable(self.connection, self.schemas.table(name).replace("`", ""))
+        return self._tables[name]
 
     def query(self, sql: str, args: tuple = ()) -> list[tuple]:
         return list(self.connection.query(sql, args=args).fetchall())
@@ -425,7 +429,9 @@ def insert_ephys_recording(ctx: EphysContext, part: Partition) -> StepResult:
 class _Decimator:
     """Streaming linear-phase FIR low-pass + decimation by ``q``, exact across chunk boundaries.
 
-    Output sample ``j`` is the filter centred on input sample ``j·q`` (zero-padded at both ends),
+    Output sample ``j`` is the filter centred on input sample ``j·q`` (the input zero-padded by
+    half the filter at both ends): ``y[j] = Σ_k h[k]·x[j·q + D - k]``, ``D = (taps - 1) / 2``.
+    Only the kept outputs are computed (polyphase: ``1/q`` of the work of filtering every sample),
     so stored LFP sample ``j`` lies at ``j·q / rate`` seconds with no phase shift.
     """
 
@@ -433,29 +439,34 @@ class _Decimator:
         from scipy.signal import firwin
 
         self.q = q
-        self.h = firwin(taps, 0.8 / q).astype(np.float32) if q > 1 else np.ones(1, np.float32)
-        self.delay = (len(self.h) - 1) // 2
-        self.zi = np.zeros((len(self.h) - 1, channels), dtype=np.float32)
-        self.n_in = 0  # input samples consumed
+        h = firwin(taps, 0.8 / q).astype(np.float32) if q > 1 else np.ones(1, np.float32)
+        self.h_rev = np.ascontiguousarray(h[::-1])
+        self.delay = (len(h) - 1) // 2
+        self.buf = np.zeros((self.delay, channels), dtype=np.float32)  # the left zero padding
+        self.start = 0  # index (in the padded input) of buf[0]
+        self.next_out = 0  # next output sample j
 
-    def _filter(self, x: np.ndarray) -> np.ndarray:
-        from scipy.signal import lfilter
-
-        y, self.zi = lfilter(self.h, [1.0], x, axis=0, zi=self.zi)
-        first = self.n_in  # filter output index m = input index consumed
-        self.n_in += x.shape[0]
-        # output index m holds the centred value of input m - delay; keep those at multiples of q
-        m = np.arange(first, first + x.shape[0])
-        centre = m - self.delay
-        keep = (centre >= 0) & (centre % self.q == 0)
-        return y[keep].astype(np.float32)
+    def _drain(self) -> np.ndarray:
+        taps = self.h_rev.size
+        first = self.next_out * self.q - self.start
+        n = 0 if self.buf.shape[0] < first + taps else (self.buf.shape[0] - first - taps) // self.q + 1
+        if n == 0:
+            return np.empty((0, self.buf.shape[1]), dtype=np.float32)
+        windows = np.lib.stride_tricks.sliding_window_view(self.buf, taps, axis=0)[first::self.q][:n]
+        out = np.einsum("nct,t->nc", windows, self.h_rev, optimize=True).astype(np.float32)
+        self.next_out += n
+        drop = self.next_out * self.q - self.start
+        self.buf = self.buf[drop:]
+        self.start += drop
+        return out
 
     def push(self, chunk: np.ndarray) -> np.ndarray:
-        return self._filter(chunk)
+        self.buf = np.concatenate([self.buf, np.asarray(chunk, dtype=np.float32)])
+        return self._drain()
 
     def flush(self) -> np.ndarray:
         """The outputs centred on the last ``delay`` input samples (zero-padded past the end)."""
-        return self._filter(np.zeros((self.delay, self.zi.shape[1]), dtype=np.float32))
+        return self.push(np.zeros((self.delay, self.buf.shape[1]), dtype=np.float32))
 
 
 def _chain(blocks, decimator: _Decimator) -> Iterator[np.ndarray]:
