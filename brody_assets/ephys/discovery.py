@@ -6,6 +6,10 @@ One call of :func:`scan_archive` is one sensor tick. It never walks the whole dr
   every experimenter and rat folder; a folder's modification time changes when an entry is added
   to (or removed from) it, so only rat folders whose mtime moved since the last tick (kept in the
   cursor, ``ScanCursor.tops``) are listed again, and in them only the new sub-folders are walked.
+  Rat folders unchanged for ``cold_after_s`` (14 days) are ``stat``\\ ed every ``cold_every``-th
+  tick only (a different tenth each tick): a new session of a long-idle rat is found within
+  ``cold_every`` ticks (5 minutes at 30 s), and a slow network drive is not asked about hundreds
+  of idle rats on every tick.
 * **Watch** — folders modified within ``watch_window_s`` (a copy in progress adds probe folders
   and files below the rat folder, which does not touch the rat folder's mtime) are ``stat``\\ ed
   each tick and listed again when they change.
@@ -26,8 +30,10 @@ pattern, unreadable folders, symlinks leaving the drive — is kept on the unmat
 to match are matched again every ``rematch_every_s`` (the behaviour session may be migrated later).
 
 State: the small cursor (Dagster's sensor cursor) holds folder mtimes, the queue and the watch
-list; the :class:`DiscoveryStore` (a JSON file beside the Dagster instance's storage) holds what
-is known per recording and folder, and the unmatched list. No Dagster import here.
+list; the :class:`~brody_assets.ephys.discovery_store.DiscoveryStore` (JSON files beside the
+Dagster instance's storage) holds what is known per recording and folder, and the unmatched list.
+File-system calls go through a :class:`~brody_assets.ephys.filesystem.FileSystem`. No Dagster
+import here.
 """
 
 from __future__ import annotations
@@ -36,11 +42,13 @@ import json
 import os
 import posixpath
 import time
+import zlib
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
+from brody_assets.ephys.discovery_store import DiscoveryStore, UnmatchedEntry
 from brody_assets.ephys.filesystem import FileSystem, Stat
 from brody_assets.ephys.layout import LayoutError, parse_raw_path
 from brody_assets.ephys.matching import (
@@ -85,21 +93,11 @@ class DiscoveryOptions:
     max_seconds: float = 15.0
     max_entries: int = 200_000
     watch_window_s: float = 3600.0
-    audit_per_tick: int = 50
+    audit_per_tick: int = 20
+    cold_after_s: float = 14 * 86400.0  # a rat folder unchanged this long is "cold" …
+    cold_every: int = 10  # … and stat'ed every 10th tick only (each tick a different tenth)
     rematch_every_s: float = 300.0
     max_depth: int = 8  # path parts below the root: exp/rat/session/run/probe/… (deeper: too_deep)
-
-
-@dataclass
-class UnmatchedEntry:
-    """One line of the unmatched list."""
-
-    path: str  # archive-relative POSIX path of the folder or file
-    reason_code: str
-    detail: str
-    key: str | None = None  # the recording (partition key) it concerns, if any
-    since: float = 0.0  # when it was first listed (epoch seconds)
-    source: str = "recording"  # "recording" (kept by key) or "folder:<rel>" (kept by that folder's walk)
 
 
 @dataclass(frozen=True)
@@ -141,6 +139,7 @@ class ScanCursor:
     audit: int = 0
     audit_dirs: int = 0
     last_rematch: float = 0.0
+    tick: int = 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
@@ -154,55 +153,6 @@ class ScanCursor:
             return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
         except (ValueError, TypeError):
             return cls()  # an unreadable cursor means: start over (the store prunes the work)
-
-
-@dataclass
-class DiscoveryStore:
-    """What the sensors know per recording and folder, and the unmatched list."""
-
-    recordings: dict[str, dict] = field(default_factory=dict)  # requested recordings
-    folders: dict[str, int] = field(default_factory=dict)  # walked folders → mtime_ns
-    pending: dict[str, dict] = field(default_factory=dict)  # seen, not complete yet
-    rematch: dict[str, list] = field(default_factory=dict)  # complete, not matched: key → sig
-    sort_pending: dict[str, list] = field(default_factory=dict)  # key → [folder, total size]
-    cup_tops: dict[str, int] = field(default_factory=dict)  # cup "exp/rat" → mtime_ns
-    cup_watch: dict[str, float] = field(default_factory=dict)  # cup "exp/rat" → watched since
-    unmatched: dict[str, UnmatchedEntry] = field(default_factory=dict)
-
-    def to_json(self) -> str:
-        data = asdict(self)
-        return json.dumps(data, separators=(",", ":"), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> DiscoveryStore:
-        data = json.loads(text)
-        store = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "unmatched"})
-        store.unmatched = {p: UnmatchedEntry(**e) for p, e in data.get("unmatched", {}).items()}
-        return store
-
-    @classmethod
-    def load(cls, path: Path) -> DiscoveryStore:
-        """Read the store at ``path`` (a missing file is an empty store)."""
-        try:
-            return cls.from_json(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return cls()
-
-    def save(self, path: Path) -> None:
-        """Write atomically (temp file + rename): a crash never leaves half a store."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-        tmp.write_text(self.to_json(), encoding="utf-8")
-        os.replace(tmp, path)
-
-    def unmatched_rows(self) -> list[UnmatchedEntry]:
-        """The unmatched list, sorted by path."""
-        return [self.unmatched[p] for p in sorted(self.unmatched)]
-
-    def signature(self) -> frozenset:
-        """What a change of the unmatched list means for its asset: paths and reasons."""
-        return frozenset((p, e.reason_code) for p, e in self.unmatched.items())
 
 
 @dataclass
@@ -267,10 +217,21 @@ class ArchiveScan:
         self.dirs_walked = 0
         self.queue = deque(cursor.queue)
         self.queued = set(cursor.queue)
+        self._keys_by_dir: dict[str, set[str]] | None = None
         self.folder_entries: dict[str, set[str]] = defaultdict(set)  # folder → its folder-source paths
         for path, entry in store.unmatched.items():
             if entry.source.startswith("folder:"):
                 self.folder_entries[entry.source[7:]].add(path)
+
+    @property
+    def keys_by_dir(self) -> dict[str, set[str]]:
+        """Folder → recordings known in it (built on first use: quiet ticks never need it)."""
+        if self._keys_by_dir is None:
+            self._keys_by_dir = defaultdict(set)
+            for table in (self.store.pending, self.store.rematch, self.store.recordings):
+                for key in table:
+                    self._keys_by_dir[posixpath.dirname(key)].add(key)
+        return self._keys_by_dir
 
     def _enqueue(self, rel: str) -> None:
         if rel not in self.queued:
@@ -332,6 +293,7 @@ class ArchiveScan:
             self.result.skip_reason = f"archive drive root {self.root} is not a folder; nothing was scanned"
             return self.result
         self.real_root = self.fs.realpath(self.root)
+        self.cursor.tick += 1
         before = self.store.signature()
         self._tops()
         self._watched()
@@ -408,12 +370,23 @@ class ArchiveScan:
                     tops.setdefault(new, -1)
                 tops[exp] = st.mtime_ns
             for rat in sorted(k for k in tops if k.startswith(exp + "/")):
+                if self._cold(rat):
+                    continue
                 rst = self._safe_stat_dir(rat)
                 if rst is None:
                     continue
                 if tops.get(rat) != rst.mtime_ns:
                     self._enqueue(rat)
                     tops[rat] = rst.mtime_ns  # walking it (now or in a later tick) sees this state
+
+    def _cold(self, rat: str) -> bool:
+        """True when this tick skips a rat folder that has not changed for ``cold_after_s``."""
+        mtime = self.cursor.tops.get(rat, -1)
+        if mtime < 0 or self.options.cold_every <= 1:
+            return False
+        if self.now - mtime / 1e9 < self.options.cold_after_s:
+            return False
+        return (zlib.crc32(rat.encode()) + self.cursor.tick) % self.options.cold_every != 0
 
     def _forget_top(self, rel: str) -> None:
         self.cursor.tops.pop(rel, None)
@@ -467,9 +440,7 @@ class ArchiveScan:
                 continue
             if st.mtime_ns != mtime:
                 self._enqueue(rel)
-            elif self.now - st.mtime_ns / 1e9 > self.options.watch_window_s and not any(
-                posixpath.dirname(k) == rel for k in self.store.pending
-            ):
+            elif self.now - st.mtime_ns / 1e9 > self.options.watch_window_s and not self._has_pending(rel):
                 del self.cursor.watch[rel]
 
     def _walk_queue(self) -> None:
@@ -542,17 +513,27 @@ class ArchiveScan:
             self._list(rel, "no_recording_files", detail, owner=rel)
         self.store.folders[rel] = st.mtime_ns
         recent = self.now - st.mtime_ns / 1e9 <= self.options.watch_window_s
-        if recent or any(posixpath.dirname(k) == rel for k in self.store.pending):
+        if recent or self._has_pending(rel):
             self.cursor.watch[rel] = st.mtime_ns
+
+    def _has_pending(self, rel: str) -> bool:
+        if not self.store.pending:
+            return False
+        return any(k in self.store.pending for k in self.keys_by_dir.get(rel, ()))
 
     def _forget_vanished(self, rel: str, seen: set[str]) -> None:
         """Recordings of folder ``rel`` no longer there: drop pending ones, report ingested ones."""
-        for table in (self.store.pending, self.store.rematch):
-            for key in [k for k in table if posixpath.dirname(k) == rel and k not in seen]:
-                self._unlist_key(key)
-                table.pop(key, None)
-        for key in [k for k in self.store.recordings if posixpath.dirname(k) == rel and k not in seen]:
-            self._check_ingested(key)
+        known = self.keys_by_dir.get(rel)
+        if not known:
+            return
+        for key in sorted(known - seen):
+            if key in self.store.recordings:
+                self._check_ingested(key)
+                continue
+            self._unlist_key(key)
+            self.store.pending.pop(key, None)
+            self.store.rematch.pop(key, None)
+            known.discard(key)
 
     def _recording_seen(self, rel: str, stem: str, files: dict) -> None:
         if ".ap.meta" not in files and ".ap.bin" not in files and "outside" not in files:
@@ -567,6 +548,7 @@ class ArchiveScan:
         if key in self.store.rematch:
             return
         pending = self.store.pending.setdefault(key, {"sig": None, "since": self.now})
+        self.keys_by_dir[rel].add(key)
         if "outside" in files:
             pending["outside"] = files["outside"]
         else:
@@ -762,7 +744,7 @@ def scan_archive(
         size, mtime_ns, meta_size = sig[1], sig[4], sig[0]
         store.recordings[key] = {
             "size": size, "mtime_ns": mtime_ns, "meta_size": meta_size, "at": scan.now,
-            "sessid": match.sessid, "sort": ks_dir, "match": _match_json(match),
+            "sessid": match.sessid, "user_id": match.user_id, "ratname": match.ratname, "sort": ks_dir,
         }
         result.new.append(NewRecording(key, size, match, ks_dir))
     if store.signature() != before:
@@ -783,24 +765,15 @@ def _days(keys: Iterable[str]) -> set[tuple[str, object]]:
     return pairs
 
 
-def _match_json(match: RecordingMatch) -> dict:
-    data = asdict(match)
-    data["session_date"] = match.session_date.isoformat()
-    data["raw_dir"] = match.raw_dir.as_posix()
-    data["tags"] = list(match.tags)
-    return data
-
-
-def match_from_json(data: dict) -> RecordingMatch:
-    """The :class:`RecordingMatch` stored with an ingested recording."""
-    import datetime as dt
-
-    return RecordingMatch(**{
-        **data,
-        "session_date": dt.date.fromisoformat(data["session_date"]),
-        "raw_dir": PurePosixPath(data["raw_dir"]),
-        "tags": tuple(data.get("tags", ())),
-    })
+def match_of(key: str, known: dict) -> RecordingMatch:
+    """The :class:`RecordingMatch` of an ingested recording, from its key and what the store kept."""
+    raw = parse_raw_path(key + ".ap.meta")
+    return RecordingMatch(
+        key=key, experimenter=raw.experimenter, user_id=known["user_id"], ratname=known["ratname"],
+        sessid=known["sessid"], session_date=raw.date, run=raw.run, insertion_number=raw.insertion_number,
+        raw_dir=raw.raw_dir, day_letter=raw.day_letter, tags=raw.tags, probe_index=raw.probe_index,
+        gate=raw.gate,
+    )
 
 
 # --- the cup drive: Kilosort outputs of ingested recordings --------------------------------------
@@ -835,9 +808,8 @@ def scan_cup(
     base = str(sorted_base(Path(root)))
     awaiting: dict[str, list[str]] = {}
     for key, rec in store.recordings.items():
-        if not rec.get("sort") and rec.get("match"):
-            m = rec["match"]
-            awaiting.setdefault(f"{m['experimenter']}/{m['ratname']}", []).append(key)
+        if not rec.get("sort") and "ratname" in rec:
+            awaiting.setdefault(f"{key.split('/', 1)[0]}/{rec['ratname']}", []).append(key)
     checked = 0
     for rat, keys in sorted(awaiting.items()):
         if time.monotonic() - started > options.max_seconds:
@@ -857,7 +829,7 @@ def scan_cup(
             continue
         for key in keys:
             checked += 1
-            match = match_from_json(store.recordings[key]["match"])
+            match = match_of(key, store.recordings[key])
             try:
                 folder = find_kilosort_folder(match, Path(root))
             except UnmatchedRecording as exc:
@@ -872,7 +844,7 @@ def scan_cup(
             rel = folder.relative_to(Path(root)).as_posix()
             if store.sort_pending.get(key) == [rel, total]:
                 del store.sort_pending[key]
-                store.recordings[key]["sort"] = rel
+                store.recordings[key] = {**store.recordings[key], "sort": rel}
                 result.new_sorts.append(NewSort(key, rel, total))
             else:
                 store.sort_pending[key] = [rel, total]

@@ -1,11 +1,12 @@
 """Where the ephys sensors keep what they know, beside the Dagster instance's own storage.
 
-``<DAGSTER_HOME>/storage/ephys_sensors/discovery.json`` holds the :class:`DiscoveryStore`: the
+``<DAGSTER_HOME>/storage/ephys_sensors/discovery.json`` (and ``discovery.known.json``) hold the
+:class:`~brody_assets.ephys.discovery_store.DiscoveryStore`: the
 recordings already requested (with their sizes at that time), the folders already walked, the
 copies still in progress and the unmatched list that ``ephys/unmatched_recordings`` shows. Both
 sensors and the asset open it under an exclusive file lock, so two ticks never interleave.
 
-Deleting the file makes the next tick walk the whole archive drive again; recordings already
+Deleting the files makes the next tick walk the whole archive drive again; recordings already
 ingested are not requested twice (their partitions and run keys exist), but files that changed
 since are then no longer reported.
 """
@@ -17,7 +18,7 @@ import fcntl
 from collections.abc import Iterator
 from pathlib import Path
 
-from brody_assets.ephys.discovery import DiscoveryStore
+from brody_assets.ephys.discovery_store import DiscoveryStore
 
 STATE_FOLDER = "ephys_sensors"
 STATE_FILE = "discovery.json"

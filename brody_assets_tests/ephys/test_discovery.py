@@ -254,6 +254,7 @@ def _many_sessions(root: Path, rats: int, days: int) -> None:
 
 def test_ticks_do_work_proportional_to_what_changed(drive):
     drive.options.audit_per_tick = 5
+    drive.options.cold_every = 1  # every rat folder every tick (the rotation: next test)
     _many_sessions(drive.root, rats=8, days=10)
     age(drive.root)
     drive.tick()
@@ -270,6 +271,25 @@ def test_ticks_do_work_proportional_to_what_changed(drive):
     result = drive.tick()
     assert result.counts["dirs_walked"] == 3
     assert drive.fs.calls["scandir"] == 4
+
+
+def test_idle_rats_are_stated_every_tenth_tick_and_their_new_sessions_still_found(drive):
+    drive.options.audit_per_tick = 0
+    _many_sessions(drive.root, rats=20, days=2)
+    age(drive.root)  # 2017: every rat is "cold"
+    for _ in range(3):
+        drive.tick()
+    stats = []
+    for _ in range(10):
+        drive.tick()
+        stats.append(drive.fs.calls["stat"] - 2)  # minus the root and the experimenter folder
+    assert sum(stats) == 20  # each rat folder once in 10 ticks
+    assert max(stats) < 20
+    run = "A317_2019-03-01_g0"
+    write_recording(drive.root, f"Adrian/A317/{run}/{run}_imec0/{run}_t0.imec0", size=10)
+    ticks_until_seen = next(i for i in range(1, 11) if drive.tick().counts["dirs_walked"] > 0)
+    assert ticks_until_seen <= 10
+    assert f"Adrian/A317/{run}/{run}_imec0/{run}_t0.imec0" in drive.store.pending
 
 
 def test_a_tick_stops_at_its_budget_and_carries_on_next_tick(tmp_path):
@@ -364,3 +384,34 @@ def test_the_cup_drive_scan_finds_the_sort_once_complete(tmp_path, drive):
     assert [(s.key, s.folder) for s in found] == [(K1, "NP_sorted/Adrian/A230/2019-08-09/A230_2019-08-09_g0_imec0")]
     assert scan_cup(fs, cup, drive.store).new_sorts == []
     assert scan_cup(fs, tmp_path / "nope", drive.store).skip_reason
+
+
+def test_the_store_files_keep_everything_and_append_only_changes(tmp_path):
+    from brody_assets.ephys import discovery_store
+    from brody_assets.ephys.discovery_store import UnmatchedEntry
+
+    path = tmp_path / "state" / "discovery.json"
+    store = DiscoveryStore()
+    for i in range(200):
+        store.recordings[f"A/R/s{i}/x_g0_t0.imec0"] = {"size": i, "sessid": i}
+        store.folders[f"A/R/s{i}"] = i
+    store.unmatched["A/R/bad"] = UnmatchedEntry("A/R/bad", "no_recording_files", "empty folder", None, 1.0, "folder:A/R/bad")
+    store.save(path)
+    known = DiscoveryStore.known_path(path)
+    written = known.stat().st_mtime_ns
+    store.recordings["A/R/new/x_g0_t0.imec0"] = {"size": 7, "sessid": 7}
+    del store.folders["A/R/s3"]
+    store.save(path)
+    assert known.stat().st_mtime_ns == written  # only the change was appended
+    assert DiscoveryStore.log_path(path).read_text().count("\n") == 1
+    discovery_store._CACHE.clear()
+    again = DiscoveryStore.load(path)
+    assert again.recordings == store.recordings and again.folders == store.folders
+    assert again.unmatched["A/R/bad"].reason_code == "no_recording_files"
+    assert DiscoveryStore.load(path) is not again  # loading without a save reads the files again
+    for i in range(200):  # many changes: the log passes a quarter of the file, which is rewritten
+        again.folders[f"A/R/s{i}"] = i + 1
+        again.save(path)
+    assert not DiscoveryStore.log_path(path).exists() or DiscoveryStore.log_path(path).stat().st_size * 4 <= known.stat().st_size
+    discovery_store._CACHE.clear()
+    assert DiscoveryStore.load(path).folders["A/R/s199"] == 200
