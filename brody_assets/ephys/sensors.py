@@ -126,6 +126,11 @@ def archive_tick(context: SensorEvaluationContext, drives: DrivesResource, fs: F
     with contextlib.ExitStack() as stack, locked_store(store_path(context.instance)) as store:
         result = scan_archive(fs, settings.archive_root, cursor, store,
                               _lookup_factory(settings, stack), options, cup_root=settings.cup_root)
+        existing = set(context.instance.get_dynamic_partitions(RECORDINGS.name)) if result.new else set()
+        known = [n.key for n in result.new if n.key in existing]
+        if known:  # e.g. ingested by `brody-assets materialize` before the sensor ever ran
+            result.notes.append(f"{len(known)} complete recordings already had their partition: not requested")
+        result.new = [n for n in result.new if n.key not in existing]
         runs = [
             RunRequest(
                 run_key=new.run_key,

@@ -284,3 +284,18 @@ def test_the_daemon_ingests_a_new_recording_by_itself(demo, mariadb_server, tmp_
         cur.execute(f"SELECT COUNT(*) FROM `{settings.new_prefix}ephys`.`_curated_clustering__unit` "
                     "WHERE ratname = %s AND run = %s", (rec.ratname, run_name))
         assert cur.fetchone()[0] > 0
+
+
+def test_recordings_whose_partition_exists_are_not_requested_again(demo):
+    """E.g. ingested by `brody-assets materialize` before the sensor first ran."""
+    settings, manifest, conf, _ = demo
+    defs = _defs(conf)
+    done = recording_key(manifest[0]["probes"][0]["ap_meta"])
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions(RECORDINGS.name, [done])
+        ticker = Ticker(instance, defs, conf)
+        ticker.tick()
+        requested = {r.partition_key for r in _ingest(ticker.tick())}
+        assert done not in requested and len(requested) > 0
+        with locked_store(store_path(instance), write=False) as store:
+            assert done in store.recordings  # known, so later changes to it are still reported
