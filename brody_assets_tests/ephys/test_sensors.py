@@ -179,6 +179,17 @@ def test_the_cup_sensor_requests_the_kilosort_assets_when_the_sort_lands(demo):
         key = recording_key(next(t.rel for t in raw if t.rel.endswith(".ap.meta")))
         request = next(r for r in _ingest(second) if r.partition_key == key)
         assert request.tags["ephys/kilosort_dir"] == "none yet"
+        job = defs.resolve_job_def("ingest_recording")
+        assert job.execute_in_process(instance=instance, partition_key=key, tags=dict(request.tags)).success
+
+        def units() -> int:
+            with pymysql.connect(host=db.host, port=db.port, user=db.user,
+                                 password=db.password.reveal()) as conn, conn.cursor() as cur:
+                cur.execute(f"SELECT COUNT(*) FROM `{settings.new_prefix}ephys`.`_curated_clustering__unit` "
+                            "WHERE ratname = %s", (rec.ratname,))
+                return cur.fetchone()[0]
+
+        assert units() == 0  # the raw side is in; no sort yet
         quiet = ticker.tick("cup_drive_sensor")
         assert quiet.run_requests == [] and "await their sort" in quiet.skip_message
         copy_like_a_transfer(sort, cup, seconds=0.0)
@@ -186,6 +197,10 @@ def test_the_cup_sensor_requests_the_kilosort_assets_when_the_sort_lands(demo):
         found = ticker.tick("cup_drive_sensor").run_requests
         assert [(r.partition_key, list(r.asset_selection)) for r in found] == [(key, SORT_SIDE)]
         assert ticker.tick("cup_drive_sensor").run_requests == []
+        sorted_run = job.execute_in_process(instance=instance, partition_key=key, asset_selection=SORT_SIDE,
+                                            tags=dict(found[0].tags))
+        assert sorted_run.success
+        assert units() > 0
 
 
 def test_a_drive_that_is_not_mounted_skips_the_tick_naming_its_root(demo, tmp_path):
