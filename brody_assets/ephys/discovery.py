@@ -91,7 +91,7 @@ class DiscoveryOptions:
     """Limits of one tick (defaults far under Dagster's 60 s sensor timeout)."""
 
     max_seconds: float = 15.0
-    max_entries: int = 200_000
+    max_entries: int = 1_000_000  # entries listed + stats; the time budget usually ends a tick first
     watch_window_s: float = 3600.0
     audit_per_tick: int = 20
     cold_after_s: float = 14 * 86400.0  # a rat folder unchanged this long is "cold" …
