@@ -101,6 +101,7 @@ class EphysContext:
     _lookup: object | None = field(default=None, repr=False)
     _lookup_conn: object | None = field(default=None, repr=False)
     _tables: dict = field(default_factory=dict, repr=False)
+    _sites: dict = field(default_factory=dict, repr=False)  # probe type -> {(shank, col, row): electrode}
 
     @property
     def archive_root(self) -> Path:
@@ -324,11 +325,13 @@ def _already(ctx: EphysContext, part: Partition, table: str, result: StepResult)
 
 def _electrode_map(ctx: EphysContext, rec) -> list[dict]:
     """Electrode keys of the recording's saved neural channels, in file order."""
-    rows = ctx.query(f"SELECT shank, shank_col, shank_row, electrode FROM {ctx.t('ProbeType.Electrode')} "
-                     "WHERE probe_type = %s", (rec.probe_type,))
-    if not rows:
-        raise RecordingError(rec.ap_meta, f"probe type {rec.probe_type!r} has no electrodes in ProbeType")
-    by_site = {(int(s), int(c), int(r)): int(e) for s, c, r, e in rows}
+    by_site = ctx._sites.get(rec.probe_type)
+    if by_site is None:
+        rows = ctx.query(f"SELECT shank, shank_col, shank_row, electrode FROM {ctx.t('ProbeType.Electrode')} "
+                         "WHERE probe_type = %s", (rec.probe_type,))
+        if not rows:
+            raise RecordingError(rec.ap_meta, f"probe type {rec.probe_type!r} has no electrodes in ProbeType")
+        by_site = ctx._sites[rec.probe_type] = {(int(s), int(c), int(r)): int(e) for s, c, r, e in rows}
     out = []
     for channel, (shank, col, row, _used) in enumerate(rec.electrodes):
         electrode = by_site.get((shank, col, row))
