@@ -135,10 +135,11 @@ def measure(label: str, delay_s: float, workdir: Path) -> dict:
     """One pass (fresh state) over a private copy-free view: the shared drive plus new sessions."""
     fs = InstrumentedFileSystem(delay_s=delay_s)
     sensor = Sensor(DRIVE, fs, workdir / f"state-{label}.json")
-    first, ticks, requested = 0.0, 0, 0
+    first, ticks, requested, first_tick = 0.0, 0, 0, None
     while True:
         seconds, result = sensor.tick()
         first += seconds
+        first_tick = seconds if first_tick is None else first_tick
         ticks += 1
         requested += len(result.new)
         print(f"  [{label}] first scan tick {ticks}: {seconds:.2f} s, {result.describe()}", flush=True)
@@ -165,6 +166,7 @@ def measure(label: str, delay_s: float, workdir: Path) -> dict:
         os.utime((DRIVE / Path(key)).parent, (OLD, OLD))
     return {
         "label": label, "first": first, "first_ticks": ticks, "first_requested": requested,
+        "first_tick": first_tick,
         "quiet_mean": sum(q[0] for q in quiet) / len(quiet), "quiet_max": max(q[0] for q in quiet),
         "quiet_calls": sum(q[1] for q in quiet) / len(quiet),
         "inc_ticks": len(incremental), "inc_max": max(i[0] for i in incremental),
@@ -190,17 +192,20 @@ def main(argv: list[str] | None = None) -> int:
         "created once under /tmp and reused; matching from an in-memory session lookup. Times include "
         "the sensor's state file (load + save). Budget per tick 15 s; the first scan takes several.",
         "",
-        "| drive | first scan (ticks) | quiet tick, mean / max of 10 | 10 new sessions: ticks until all "
-        "requested | their slowest tick | first / slowest incremental | target |",
+        "| drive | first scan: all its ticks (its first tick) | quiet tick, mean / max of 10 | 10 new "
+        "sessions: ticks until all requested | their slowest tick | first scan / slowest incremental "
+        "(first tick / slowest) | target |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         ok = r["inc_max"] <= 1.0 and r["first"] / r["inc_max"] >= 20
         lines.append(
-            f"| {r['label']} | {r['first']:.1f} s ({r['first_ticks']} ticks; {r['first_requested']:,} requested) | "
+            f"| {r['label']} | {r['first']:.1f} s ({r['first_ticks']} ticks; {r['first_requested']:,} requested) "
+            f"({r['first_tick']:.2f} s) | "
             f"{r['quiet_mean']:.3f} / {r['quiet_max']:.3f} s ({r['quiet_calls']:.0f} fs calls) | "
             f"{r['inc_ticks']} ({r['inc_requested']} recordings requested; mean {r['inc_mean']:.3f} s) | "
-            f"{r['inc_max']:.3f} s ({r['inc_calls_max']} calls) | **{r['first'] / r['inc_max']:.0f}x** | "
+            f"{r['inc_max']:.3f} s ({r['inc_calls_max']} calls) | **{r['first'] / r['inc_max']:.0f}x** "
+            f"({r['first_tick'] / r['inc_max']:.0f}x) | "
             f"≤ 1 s and ≥ 20x: {'met' if ok else 'NOT met'} |"
         )
     lines += [
@@ -211,7 +216,10 @@ def main(argv: list[str] | None = None) -> int:
         "added, and only changed rat folders are listed again, and in them only new folders walked. "
         "Recently modified folders are re-stat'ed (copies in progress), plus 20 known recordings and "
         "20 folders per tick (round-robin audit for files changed after ingestion). A recording is "
-        "requested on the tick after the one that first saw its final size.",
+        "requested on the tick after the one that first saw its final size. A tick stops after 15 s "
+        "(Dagster's limit is 60 s), so on the slow drive the first scan is spread over many ticks; "
+        "the ratio that matters is the whole first scan (what a sensor without a cursor would do on "
+        "every tick) against an incremental tick.",
     ]
     body = "\n".join(lines)
     print(body)
