@@ -3,8 +3,6 @@ the archive-drive sensor (with its ``ephys/unmatched_recordings`` asset) from ``
 
 from __future__ import annotations
 
-import importlib.util
-
 from dagster import AssetSelection, Definitions, define_asset_job
 
 from brody_assets.ephys.assets import ASSETS, build_ephys_assets, key
@@ -24,16 +22,9 @@ ingest_recording_job = define_asset_job(
 )
 
 
-def _sensor_definitions() -> Definitions | None:
-    """The archive-drive sensor's Definitions, when ``sensors.py`` is part of this checkout."""
-    if importlib.util.find_spec("brody_assets.ephys.sensors") is None:
-        return None
+def ephys_definitions() -> Definitions:
+    """The nine assets and ``ingest_recording``, merged with the drive sensors (``sensors.py``)."""
     from brody_assets.ephys.sensors import sensor_definitions
 
-    return sensor_definitions()
-
-
-def ephys_definitions() -> Definitions:
     own = Definitions(assets=build_ephys_assets(), jobs=[ingest_recording_job])
-    sensors = _sensor_definitions()
-    return own if sensors is None else Definitions.merge(own, sensors)
+    return Definitions.merge(own, sensor_definitions(ingest_recording_job))

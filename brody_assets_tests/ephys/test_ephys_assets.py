@@ -130,3 +130,20 @@ def test_a_missing_drive_fails_the_ephys_assets_with_its_path(ran, tmp_path):
                                                                  raise_on_error=False)
     assert not result.success
     assert str(gone) in _errors(result) and "archive" in _errors(result)
+
+
+def test_lineage_hangs_off_the_migrated_rats_and_sessions():
+    from brody_assets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    rats, sessions = AssetKey(["migrated", "subject", "rats"]), AssetKey(["migrated", "acquisition", "sessions"])
+    assert {rats, sessions} <= graph.get(AssetKey(["ephys", "raw_recording"])).parent_keys
+    assert rats in graph.get(AssetKey(["ephys", "probe_insertion"])).parent_keys
+    assert sessions in graph.get(AssetKey(["ephys", "ephys_recording"])).parent_keys
+    for name in ("probe_insertion", "clustering"):  # no table row before both validations passed
+        assert AssetKey(["ephys", "kilosort_output"]) in graph.get(AssetKey(["ephys", name])).parent_keys
+    job = defs.resolve_job_def(INGEST_JOB)
+    assert job.partitions_def == RECORDINGS
+    assert {k.path[-1] for k in job.asset_layer.executable_asset_keys} >= set(ASSETS)
+    for name in ASSETS:
+        assert graph.get(AssetKey(["ephys", name])).group_name == "ephys"
