@@ -596,11 +596,18 @@ def _manual_curation(folder: Path) -> bool:
 
 @dataclass(frozen=True)
 class UnitTable:
-    """Per-unit facts computed once from a Kilosort folder (no per-spike Python loops)."""
+    """Per-unit facts computed once from a Kilosort folder (one sort of the spikes, no per-unit
+    scans of the whole spike list): ``spikes_of(i)`` are the spike indices of unit ``ids[i]``."""
 
     ids: np.ndarray
     peak_channel: np.ndarray  # saved neural channel of each unit's peak (its main template)
     template_peak: np.ndarray  # saved neural channel of each template's peak
+    order: np.ndarray  # spike indices sorted by cluster (stable: time order kept within a unit)
+    starts: np.ndarray
+    stops: np.ndarray
+
+    def spikes_of(self, i: int) -> np.ndarray:
+        return self.order[self.starts[i]:self.stops[i]]
 
 
 def unit_table(ks) -> UnitTable:
@@ -609,12 +616,15 @@ def unit_table(ks) -> UnitTable:
     template_peak = chan_map[np.abs(templates).max(axis=1).argmax(axis=1)]
     ids = ks.cluster_ids
     clusters = np.asarray(ks.spike_clusters).ravel()
-    spike_templates = np.asarray(ks.spike_templates).ravel()
+    spike_templates = np.asarray(ks.spike_templates).ravel().astype(np.int64)
+    order = np.argsort(clusters, kind="stable")
+    ordered = clusters[order]
+    starts, stops = np.searchsorted(ordered, ids, side="left"), np.searchsorted(ordered, ids, side="right")
     peak = np.empty(ids.size, dtype=np.int64)
-    for i, unit in enumerate(ids):  # the unit's most frequent template
-        counts = np.bincount(spike_templates[clusters == unit])
+    for i in range(ids.size):  # the unit's most frequent template
+        counts = np.bincount(spike_templates[order[starts[i]:stops[i]]])
         peak[i] = template_peak[int(counts.argmax())]
-    return UnitTable(ids, peak, template_peak)
+    return UnitTable(ids, peak, template_peak, order, starts, stops)
 
 
 def insert_curated_clustering(ctx: EphysContext, part: Partition) -> StepResult:
@@ -639,17 +649,13 @@ def insert_curated_clustering(ctx: EphysContext, part: Partition) -> StepResult:
         config_hash = _config_hash(ctx, part)
         table = unit_table(ks)
         times = ks.spike_times_s(rec.ap_sample_rate)
-        clusters = np.asarray(ks.spike_clusters).ravel()
         sites = np.array([e["electrode"] for e in electrodes], dtype=np.int64)
         spike_templates = np.asarray(ks.spike_templates).ravel()
         y = _channel_y(ks, rec)
-        order = np.argsort(clusters, kind="stable")
-        bounds = np.searchsorted(clusters[order], table.ids, side="left"), np.searchsorted(
-            clusters[order], table.ids, side="right")
 
         def rows():
             for i, unit in enumerate(table.ids):
-                idx = order[bounds[0][i]:bounds[1][i]]
+                idx = table.spikes_of(i)
                 spike_chan = table.template_peak[spike_templates[idx]]
                 yield {**key, "unit": int(unit), "electrode_config_hash": config_hash,
                        **electrodes[int(table.peak_channel[i])],
@@ -660,7 +666,7 @@ def insert_curated_clustering(ctx: EphysContext, part: Partition) -> StepResult:
         result.inserted["CuratedClustering.Unit"] = _insert(
             ctx, "CuratedClustering.Unit", rows(), _nbytes("spike_times", "spike_sites", "spike_depths"))
         labels = [ks.labels[int(u)] for u in table.ids]
-        result.facts.update(units=int(table.ids.size), spikes=int(np.isin(clusters, table.ids).sum()),
+        result.facts.update(units=int(table.ids.size), spikes=int((table.stops - table.starts).sum()),
                             labels={lab: labels.count(lab) for lab in sorted(set(labels))},
                             remapped_unsorted=len(ks.remapped_unsorted))
     return result
@@ -702,7 +708,6 @@ def insert_waveform_set(ctx: EphysContext, part: Partition) -> StepResult:
         electrodes = _electrode_map(ctx, rec)
         config_hash = _config_hash(ctx, part)
         table = unit_table(ks)
-        clusters = np.asarray(ks.spike_clusters).ravel()
         samples = np.asarray(ks.spike_samples).ravel()
         h = WAVEFORM_HALF_WIDTH
         means: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -716,7 +721,7 @@ def insert_waveform_set(ctx: EphysContext, part: Partition) -> StepResult:
                 means[int(unit)] = (chans, np.asarray(stored, dtype=np.float32)[rows])
                 source = "mean_waveforms.npy"
                 continue
-            s = samples[clusters == unit]
+            s = samples[table.spikes_of(i)]
             s = s[(s >= h) & (s + h <= rec.n_samples)]
             if s.size > WAVEFORM_SPIKES:
                 s = np.sort(np.random.default_rng(int(unit)).choice(s, WAVEFORM_SPIKES, replace=False))
@@ -814,12 +819,12 @@ def computed_metrics(ks, rec) -> dict[int, dict]:
     duration = rec.duration_s
     bin_s = min(PRESENCE_BIN_S, duration / 10)
     edges = np.arange(0, rec.n_samples + 1, max(1, int(bin_s * rec.ap_sample_rate)))
-    clusters = np.asarray(ks.spike_clusters).ravel()
     samples = np.asarray(ks.spike_samples).ravel()
     amps = np.asarray(ks.amplitudes).ravel()
+    table = unit_table(ks)
     out = {}
-    for unit in ks.cluster_ids:
-        mask = clusters == unit
+    for i, unit in enumerate(table.ids):
+        mask = table.spikes_of(i)
         train = np.sort(samples[mask])
         ratio, _rate, count = isi_violations([train / rec.ap_sample_rate], duration)
         out[int(unit)] = {
