@@ -415,3 +415,12 @@ def test_the_store_files_keep_everything_and_append_only_changes(tmp_path):
     assert not DiscoveryStore.log_path(path).exists() or DiscoveryStore.log_path(path).stat().st_size * 4 <= known.stat().st_size
     discovery_store._CACHE.clear()
     assert DiscoveryStore.load(path).folders["A/R/s199"] == 200
+
+
+def test_a_large_cursor_is_stored_compressed_and_read_back():
+    cursor = ScanCursor(tops={f"Exp/R{i:03d}": 1_796_415_084_713_772_480 + i for i in range(500)}, tick=7)
+    text = cursor.to_json()
+    assert text.startswith("z:") and len(text) < 6000
+    assert ScanCursor.from_json(text) == cursor
+    assert ScanCursor.from_json("z:not-base64!") == ScanCursor()  # unreadable: start over
+    assert ScanCursor.from_json(ScanCursor(tick=3).to_json()).tick == 3  # small: plain JSON
