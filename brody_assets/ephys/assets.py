@@ -28,6 +28,9 @@ GROUP = "ephys"
 RATS = AssetKey(["migrated", "subject", "rats"])
 SESSIONS = AssetKey(["migrated", "acquisition", "sessions"])
 NOMINAL_AP_RATE = 30000.0
+# Run tag: re-ingest the partition from scratch (its rows of every ephys table are deleted first,
+# in the probe_insertion step; shared rows — probes, insertions, sessions — stay).
+REPLACE_TAG = "ephys/replace"
 
 
 def key(name: str) -> AssetKey:
@@ -180,6 +183,10 @@ def _table_asset(name: str) -> AssetsDefinition:
         ctx = _context(datajoint, drives)
         try:
             part = ingest.prepare(ctx, context.partition_key)
+            replaced = 0
+            if name == "probe_insertion" and context.run.tags.get(REPLACE_TAG) == "true":
+                replaced = ingest.delete_partition(ctx, part)
+                context.log.info(f"{REPLACE_TAG}: deleted {replaced} rows of {context.partition_key} first")
             result = ingest.STEP_FUNCTIONS[name](ctx, part)
             metadata = {
                 **_match_metadata(part),
@@ -190,6 +197,8 @@ def _table_asset(name: str) -> AssetsDefinition:
             }
             if result.skipped:
                 metadata["skipped"] = MetadataValue.text(result.skipped)
+            if replaced:
+                metadata["rows_replaced"] = MetadataValue.int(replaced)
             for fact, value in result.facts.items():
                 metadata[fact] = (MetadataValue.json(value) if isinstance(value, dict | list)
                                   else MetadataValue.text(str(value)) if not isinstance(value, int | float)

@@ -594,6 +594,16 @@ def _manual_curation(folder: Path) -> bool:
     return any(marker in text for marker in ("Merge clusters", "Split cluster", "Change metadata_group"))
 
 
+def _curation_note(ks) -> str:
+    """Where the labels came from, and which clusters had no curated label (phy's ``unsorted``)."""
+    note = f"labels from {ks.label_file.name} (column {ks.label_column})"
+    unsorted = sorted(set(getattr(ks, "remapped_unsorted", ())) | set(getattr(ks, "unlisted_clusters", ())))
+    if unsorted:
+        note += (f"; {len(unsorted)} cluster(s) not curated (phy 'unsorted' or unlisted), labelled by "
+                 f"Kilosort's own label or mua: {', '.join(map(str, unsorted[:50]))}")
+    return note[:2000]
+
+
 @dataclass(frozen=True)
 class UnitTable:
     """Per-unit facts computed once from a Kilosort folder (one sort of the spikes, no per-unit
@@ -643,7 +653,7 @@ def insert_curated_clustering(ctx: EphysContext, part: Partition) -> StepResult:
             **key, "curation_time": _folder_time(ks.folder, (ks.label_file.name, "phy.log")),
             "curation_output_dir": part.kilosort_rel, "quality_control": ks.metrics is not None,
             "manual_curation": _manual_curation(ks.folder),
-            "curation_note": f"labels from {ks.label_file.name} ({ks.label_column})"}])
+            "curation_note": _curation_note(ks)}])
         result.inserted["CuratedClustering"] = _insert(ctx, "CuratedClustering", [key])
         electrodes = _electrode_map(ctx, rec)
         config_hash = _config_hash(ctx, part)

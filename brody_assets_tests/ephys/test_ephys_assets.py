@@ -118,6 +118,21 @@ def test_rematerializing_a_partition_inserts_nothing(ran):
     assert any(r.asset_materialization.partition == key for r in stored)
 
 
+def test_the_replace_tag_reingests_cleanly(ran):
+    from brody_assets.ephys.assets import REPLACE_TAG
+
+    _, manifest, defs, instance, results, _ = ran
+    key = recording_key(manifest[0]["probes"][0]["ap_meta"])
+    first = {n: m["dagster/row_count"].value for n, m in _mats(results[key]).items() if "dagster/row_count" in m}
+    again = defs.resolve_job_def(INGEST_JOB).execute_in_process(
+        instance=instance, partition_key=key, tags={REPLACE_TAG: "true"})
+    assert again.success
+    mats = _mats(again)
+    assert mats["probe_insertion"]["rows_replaced"].value > 0
+    assert all(mats[n]["rows_inserted"].value > 0 for n in ("ephys_recording", "lfp", "curated_clustering"))
+    assert {n: m["dagster/row_count"].value for n, m in mats.items() if "dagster/row_count" in m} == first
+
+
 def test_a_missing_drive_fails_the_ephys_assets_with_its_path(ran, tmp_path):
     settings, manifest, _, _, _, _ = ran
     gone = tmp_path / "not-mounted"
