@@ -162,3 +162,27 @@ def test_lineage_hangs_off_the_migrated_rats_and_sessions():
     assert {k.path[-1] for k in job.asset_layer.executable_asset_keys} >= set(ASSETS)
     for name in ASSETS:
         assert graph.get(AssetKey(["ephys", name])).group_name == "ephys"
+
+
+def test_setup_summary_lists_recordings_units_and_refused_ones(ran, monkeypatch):
+    from brody_assets.run import RunReport, ingest_recordings
+
+    _, manifest, defs, _, _, folder = ran
+    monkeypatch.setenv("BRODY_CONFIG", str(folder / "dj_local_conf.json"))
+    instance = DagsterInstance.ephemeral()
+    report = RunReport()
+    ingest_recordings(defs, instance, report)
+    probes = [(rec, p) for rec in manifest for p in rec["probes"]]
+    assert len(report.recordings) == len(probes)
+    text = "\n".join(report.lines())
+    good = [(r, p) for r, p in probes if r["expected_error"] is None]
+    assert f"{len(probes)} on the archive drive, {len(good)} ingested" in text
+    for rec, probe in probes:
+        ok, units, reason = report.recordings[recording_key(probe["ap_meta"])]
+        assert ok == (rec["expected_error"] is None)
+        if ok:
+            assert units == sum(1 for u in probe["units"] if u["n_spikes"] > 0)
+        else:
+            assert rec["expected_error"]["match"] in reason and reason.startswith(rec["expected_error"]["error"])
+            assert reason in text
+    assert set(instance.get_dynamic_partitions(RECORDINGS.name)) == set(report.recordings)
