@@ -101,7 +101,8 @@ class EphysContext:
     _lookup: object | None = field(default=None, repr=False)
     _lookup_conn: object | None = field(default=None, repr=False)
     _tables: dict = field(default_factory=dict, repr=False)
-    _sites: dict = field(default_factory=dict, repr=False)  # probe type -> {(shank, col, row): electrode}
+    _sites: dict = field(default_factory=dict, repr=False)
+    _max_packet: int | None = field(default=None, repr=False)  # probe type -> {(shank, col, row): electrode}
 
     @property
     def archive_root(self) -> Path:
@@ -144,6 +145,13 @@ class EphysContext:
 
     def t(self, name: str) -> str:
         return self.schemas.table(name)
+
+    @property
+    def max_packet(self) -> int:
+        """The server's ``max_allowed_packet`` (bytes), read once."""
+        if self._max_packet is None:
+            self._max_packet = int(self.query("SELECT @@max_allowed_packet")[0][0])
+        return self._max_packet
 
 
 def _drive(root: Path | None, name: str) -> Path:
@@ -263,13 +271,24 @@ def _count(ctx: EphysContext, table: str, key: dict) -> int:
     return int(ctx.query(f"SELECT COUNT(*) FROM {ctx.t(table)} WHERE {where}", args)[0][0])
 
 
-def _batches(rows: Iterable[dict], blob_bytes) -> Iterator[list[dict]]:
-    """Group rows into statements of at most ``STATEMENT_BYTES`` of blob data each."""
+class PacketTooSmall(RuntimeError):
+    """One row is larger than the server's ``max_allowed_packet`` allows."""
+
+
+def _batches(rows: Iterable[dict], blob_bytes, limit: int = STATEMENT_BYTES,
+             max_packet: int | None = None, table: str = "") -> Iterator[list[dict]]:
+    """Group rows into statements of at most ``limit`` bytes of blob data each. A single row that
+    cannot fit the server's packet (blob bytes escaped at worst twice their size) is an error that
+    says how far to raise ``max_allowed_packet``."""
     batch: list[dict] = []
     size = 0
     for row in rows:
         n = blob_bytes(row)
-        if batch and size + n > STATEMENT_BYTES:
+        if max_packet is not None and 2 * n + 4096 > max_packet:
+            raise PacketTooSmall(
+                f"one {table} row holds {n / 2**20:.1f} MiB of blob data; the server's max_allowed_packet "
+                f"is {max_packet / 2**20:.0f} MiB: raise it to at least {(2 * n + 4096) / 2**20:.0f} MiB")
+        if batch and size + n > limit:
             yield batch
             batch, size = [], 0
         batch.append(row)
@@ -281,8 +300,9 @@ def _batches(rows: Iterable[dict], blob_bytes) -> Iterator[list[dict]]:
 def _insert(ctx: EphysContext, table: str, rows, blob_bytes=None) -> int:
     """Insert ``rows`` (an iterable, consumed lazily) in bounded statements; returns the count."""
     target = ctx.table(table)
+    packet = ctx.max_packet
     n = 0
-    for batch in _batches(rows, blob_bytes or (lambda _row: 0)):
+    for batch in _batches(rows, blob_bytes or (lambda _row: 0), min(STATEMENT_BYTES, packet // 3), packet, table):
         target.insert(batch)
         n += len(batch)
     return n

@@ -230,3 +230,11 @@ def test_lfp_decimation_is_exact_across_chunks(chunk):
     alias = np.sin(2 * np.pi * 400 * np.arange(25_000) / 2500.0)[:, None].astype(np.float32)  # 400 Hz is cut
     cut = ingest._Decimator(5, ingest.LFP_FIR_TAPS, 1)
     assert np.abs(np.concatenate([cut.push(alias), cut.flush()])[100:-100]).max() < 0.01
+
+
+def test_statements_stay_under_the_packet_and_an_oversized_row_says_how_far_to_raise_it():
+    rows = [{"lfp": np.zeros(1000, np.float32)} for _ in range(10)]  # 4000 bytes each
+    batches = list(ingest._batches(rows, ingest._nbytes("lfp"), limit=10_000, max_packet=1 << 20, table="LFP.Electrode"))
+    assert [len(b) for b in batches] == [2, 2, 2, 2, 2]
+    with pytest.raises(ingest.PacketTooSmall, match="LFP.Electrode.*raise it to at least"):
+        list(ingest._batches(rows, ingest._nbytes("lfp"), limit=10_000, max_packet=6000, table="LFP.Electrode"))
