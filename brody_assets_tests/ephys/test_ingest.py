@@ -238,3 +238,28 @@ def test_statements_stay_under_the_packet_and_an_oversized_row_says_how_far_to_r
     assert [len(b) for b in batches] == [2, 2, 2, 2, 2]
     with pytest.raises(ingest.PacketTooSmall, match="LFP.Electrode.*raise it to at least"):
         list(ingest._batches(rows, ingest._nbytes("lfp"), limit=10_000, max_packet=6000, table="LFP.Electrode"))
+
+
+def test_a_sort_that_appears_later_fills_the_clustering_tables(demo):
+    """The cup sensor's case: ingested before Kilosort ran (raw tables only), sorted later."""
+    ctx, manifest, _, _ = demo
+    _rec, probe, key = next(_probes(manifest, good=True))
+    rk = _rec_key(ctx, key)
+    folder = ctx.cup_root / probe["kilosort_dir"]
+    hidden = ctx.cup_root.parent / "sort-not-copied-yet"  # off the cup drive
+    ingest.delete_partition(ctx, rk)
+    folder.rename(hidden)
+    try:
+        early = ingest.ingest_partition(ctx, key)
+        skipped = {s.step: s.skipped for s in early.steps}
+        assert all("no Kilosort output" in skipped[s] for s in
+                   ("clustering", "curated_clustering", "waveform_set", "quality_metrics"))
+        assert _rows(ctx, "LFP.Electrode", rk, "COUNT(*)")[0][0] == 43
+        assert _rows(ctx, "Clustering", rk, "COUNT(*)")[0][0] == 0
+    finally:
+        hidden.rename(folder)
+    later = ingest.ingest_partition(ctx, key)
+    inserted = {s.step: s.rows for s in later.steps}
+    assert inserted["lfp"] == 0 and inserted["ephys_recording"] == 0
+    assert all(inserted[s] > 0 for s in ("clustering", "curated_clustering", "waveform_set", "quality_metrics"))
+    assert _rows(ctx, "Curation", rk, "COUNT(*)")[0][0] == 1
