@@ -314,3 +314,23 @@ def test_recordings_whose_partition_exists_are_not_requested_again(demo):
         assert done not in requested and len(requested) > 0
         with locked_store(store_path(instance), write=False) as store:
             assert done in store.recordings  # known, so later changes to it are still reported
+
+
+def test_demo_record_drops_a_whole_recording_then_its_sort(demo, tmp_path):
+    from brody_assets.cli import parser
+    from brody_assets.demo.record import record
+
+    args = parser().parse_args(["demo", "record", "--rat", "A230", "--date", "2019-08-09", "--copy-seconds", "2",
+                                "--no-sort"])
+    assert (args.rat, str(args.date), args.copy_seconds, args.no_sort) == ("A230", "2019-08-09", 2.0, True)
+    settings, _, _, _ = demo
+    lines: list[str] = []
+    manifest = record(settings, layout="underscore", copy_seconds=0.5, sort_delay_s=0.0, log=lines.append)
+    archive, cup = Path(settings.archive_root), Path(settings.cup_root)
+    for rel in manifest["archive_files"]:
+        assert (archive / rel).is_file()
+    for rel in manifest["cup_files"]:
+        assert (cup / rel).is_file()
+    assert any("copying" in line for line in lines) and lines[-1].startswith("Kilosort output written")
+    with pytest.raises(RuntimeError, match="no migrated behaviour session"):
+        record(settings, ratname="NOPE", copy_seconds=0.0, log=lines.append)
