@@ -262,6 +262,8 @@ ours 43 traces at ~500 Hz float32 (README "Ephys storage"): {old['bytes'] / max(
 fewer bytes here. The factor is smaller than 10x because DataJoint's zlib shrinks the element's
 float64 copies of int16 x gain values (their low mantissa bits are zero), while filtered float32
 values barely compress.
+Peak RSS at this length is mostly imports; the element's `LFP.make` holds the 43 selected traces
+of the whole recording as float64 (about 3.1 GB per recording-hour, spec §6.5), ours one 2-s chunk.
 """
         record("Ephys ingestion (small)", body)
         print(body)
