@@ -45,6 +45,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -52,6 +53,11 @@ from brody_assets.config import ConfigError, Settings
 from brody_assets.ephys.element import EphysSchemas, ensure_element, processed_root
 from brody_assets.ephys.errors import EphysInputError, KilosortError, RecordingError
 from brody_assets.ephys.partitions import meta_path_of
+
+if TYPE_CHECKING:  # the readers load numpy/pandas arrays; imported where used
+    from brody_assets.ephys.kilosort import KilosortOutput
+    from brody_assets.ephys.matching import RecordingMatch
+    from brody_assets.ephys.spikeglx import SpikeGLXRecording
 
 LFP_TARGET_RATE = 500.0  # Hz stored (the LF band is 2.5 kHz; LFP analyses stay below ~200 Hz)
 LFP_FIR_TAPS = 101  # anti-alias FIR at 0.4 x the stored rate, linear phase (no phase shift)
@@ -189,9 +195,9 @@ class Partition:
     """One validated partition: its session match, recording and (when sorted) Kilosort output."""
 
     key: str
-    match: object  # matching.RecordingMatch
-    recording: object  # spikeglx.SpikeGLXRecording
-    kilosort: object | None  # kilosort.KilosortOutput
+    match: RecordingMatch
+    recording: SpikeGLXRecording
+    kilosort: KilosortOutput | None  # None: not sorted yet
     kilosort_rel: str | None  # Kilosort folder relative to the cup's NP_sorted folder
 
     @property
