@@ -34,7 +34,9 @@ import time
 from pathlib import Path
 
 from benchmarks.common import machine, record
-from brody_assets.ephys.discovery import DiscoveryOptions, DiscoveryStore, ScanCursor, scan_archive
+from brody_assets.ephys.discovery import scan_archive
+from brody_assets.ephys.discovery_store import DiscoveryStore
+from brody_assets.ephys.discovery_types import DiscoveryOptions, ScanCursor
 from brody_assets.ephys.filesystem import InstrumentedFileSystem
 from brody_assets.ephys.matching import SessionLookup, SessionRow
 

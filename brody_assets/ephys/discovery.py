@@ -38,145 +38,32 @@ import here.
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import posixpath
 import time
 import zlib
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from brody_assets.ephys.discovery_store import DiscoveryStore, UnmatchedEntry
+from brody_assets.ephys.discovery_types import (
+    META_LIMIT,
+    REASONS,
+    SUFFIXES,
+    DiscoveryOptions,
+    NewRecording,
+    ScanCursor,
+    ScanResult,
+)
 from brody_assets.ephys.filesystem import FileSystem, Stat
 from brody_assets.ephys.layout import LayoutError, parse_raw_path
 from brody_assets.ephys.matching import (
-    REASONS as MATCH_REASONS,
-)
-from brody_assets.ephys.matching import (
-    RecordingMatch,
     SessionLookup,
     UnmatchedRecording,
     find_kilosort_folder,
     match_recording,
 )
-
-SUFFIXES = (".ap.meta", ".ap.bin", ".lf.meta", ".lf.bin")
-META_LIMIT = 1 << 20  # a SpikeGLX .meta is ~10-30 kB
-
-REASONS: dict[str, str] = {
-    **MATCH_REASONS,
-    "incomplete_copy": "the .bin is smaller than the .meta's fileSizeBytes and still growing",
-    "size_mismatch": "the .bin size differs from the .meta's fileSizeBytes and has stopped changing",
-    "missing_bin": "a .meta without its .bin",
-    "missing_meta": "a .bin without its .meta",
-    "bad_meta": "the .meta has no usable fileSizeBytes",
-    "unreadable": "the folder or file cannot be read (permissions)",
-    "symlink_outside_root": "a symlink that leads outside the archive drive (not followed)",
-    "no_recording_files": "a folder below a rat with no SpikeGLX .ap files",
-    "too_deep": "a folder nested deeper than any known layout (not walked)",
-    "changed_after_ingestion": "the files changed after the recording was ingested (not re-ingested)",
-    "missing_after_ingestion": "the files of an ingested recording are gone",
-}
-# reasons of complete recordings that a later migration of sessions/rats/contacts may fix
-REMATCH_REASONS = frozenset(
-    {"unknown_experimenter", "ambiguous_experimenter", "unknown_rat", "no_session",
-     "ambiguous_session", "no_such_session_of_day"}
-)
-
-
-@dataclass
-class DiscoveryOptions:
-    """Limits of one tick (defaults far under Dagster's 60 s sensor timeout)."""
-
-    max_seconds: float = 15.0
-    max_entries: int = 1_000_000  # entries listed + stats; the time budget usually ends a tick first
-    watch_window_s: float = 3600.0
-    audit_per_tick: int = 20
-    cold_after_s: float = 14 * 86400.0  # a rat folder unchanged this long is "cold" …
-    cold_every: int = 10  # … and stat'ed every 10th tick only (each tick a different tenth)
-    rematch_every_s: float = 300.0
-    max_depth: int = 8  # path parts below the root: exp/rat/session/run/probe/… (deeper: too_deep)
-
-
-@dataclass(frozen=True)
-class NewRecording:
-    """A complete recording matched to its session: add its partition and request its run."""
-
-    key: str
-    bin_size: int
-    match: RecordingMatch
-    kilosort_dir: str | None = None  # cup-relative sort folder if one was already there
-
-    @property
-    def run_key(self) -> str:
-        """Path + size: the same file set is never requested twice."""
-        return f"{self.key}|{self.bin_size}"
-
-
-@dataclass(frozen=True)
-class NewSort:
-    """A complete Kilosort folder found on the cup drive for an ingested recording."""
-
-    key: str
-    folder: str  # cup-relative
-    total_size: int
-
-    @property
-    def run_key(self) -> str:
-        return f"{self.key}|kilosort|{self.folder}|{self.total_size}"
-
-
-@dataclass
-class ScanCursor:
-    """The sensor cursor: small, so it can be stored with every tick."""
-
-    tops: dict[str, int] = field(default_factory=dict)  # "exp" and "exp/rat" → mtime_ns
-    queue: list[str] = field(default_factory=list)  # folders still to walk (archive-relative)
-    watch: dict[str, int] = field(default_factory=dict)  # recently modified folders → mtime_ns
-    retry: list[str] = field(default_factory=list)  # unreadable folders, tried again each tick
-    audit: int = 0
-    audit_dirs: int = 0
-    last_rematch: float = 0.0
-    tick: int = 0
-
-    def to_json(self) -> str:
-        """JSON; above 2 kB zlib-compressed as ``z:<base64>`` (Dagster keeps the cursor of every
-        tick: 500 rat folders would otherwise cost ~40 kB per tick in its history)."""
-        text = json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
-        if len(text) <= 2048:
-            return text
-        return "z:" + base64.b64encode(zlib.compress(text.encode(), 9)).decode()
-
-    @classmethod
-    def from_json(cls, text: str | None) -> ScanCursor:
-        if not text:
-            return cls()
-        try:
-            if text.startswith("z:"):
-                text = zlib.decompress(base64.b64decode(text[2:])).decode()
-            data = json.loads(text)
-            return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
-        except (ValueError, TypeError, zlib.error):
-            return cls()  # an unreadable cursor means: start over (the store prunes the work)
-
-
-@dataclass
-class ScanResult:
-    """The outcome of one tick."""
-
-    new: list[NewRecording] = field(default_factory=list)
-    new_sorts: list[NewSort] = field(default_factory=list)
-    skip_reason: str | None = None
-    unmatched_changed: bool = False
-    notes: list[str] = field(default_factory=list)
-    counts: dict[str, float] = field(default_factory=dict)
-
-    def describe(self) -> str:
-        parts = [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.counts.items()]
-        return ", ".join(parts)
 
 
 def _depth(rel: str) -> int:
@@ -771,91 +658,3 @@ def _days(keys: Iterable[str]) -> set[tuple[str, object]]:
         pairs.add((raw.rat_folder, raw.date))
         pairs.add((raw.rat_folder.upper(), raw.date))
     return pairs
-
-
-def match_of(key: str, known: dict) -> RecordingMatch:
-    """The :class:`RecordingMatch` of an ingested recording, from its key and what the store kept."""
-    raw = parse_raw_path(key + ".ap.meta")
-    return RecordingMatch(
-        key=key, experimenter=raw.experimenter, user_id=known["user_id"], ratname=known["ratname"],
-        sessid=known["sessid"], session_date=raw.date, run=raw.run, insertion_number=raw.insertion_number,
-        raw_dir=raw.raw_dir, day_letter=raw.day_letter, tags=raw.tags, probe_index=raw.probe_index,
-        gate=raw.gate,
-    )
-
-
-# --- the cup drive: Kilosort outputs of ingested recordings --------------------------------------
-
-def scan_cup(
-    fs: FileSystem,
-    cup_root: Path | str,
-    store: DiscoveryStore,
-    options: DiscoveryOptions | None = None,
-    now: float | None = None,
-) -> ScanResult:
-    """One tick on the cup drive: complete Kilosort folders of ingested recordings without a sort.
-
-    Only rats with recordings awaiting a sort are looked at: their cup rat folder is ``stat``\\ ed;
-    when its mtime moved (a new day folder) it is watched for ``watch_window_s`` and the awaiting
-    recordings of that rat are looked up with :func:`find_kilosort_folder`. A folder is complete
-    when the sizes of its files did not change since the previous tick.
-    """
-    options = options or DiscoveryOptions()
-    now = time.time() if now is None else now
-    result = ScanResult()
-    root = os.path.abspath(str(cup_root))
-    started = time.monotonic()
-    try:
-        if not fs.stat(root).is_dir:
-            raise NotADirectoryError(root)
-    except OSError as exc:
-        result.skip_reason = f"cup drive root {root} is missing or unreadable ({exc}); is it mounted?"
-        return result
-    from brody_assets.ephys.matching import sorted_base
-
-    base = str(sorted_base(Path(root)))
-    awaiting: dict[str, list[str]] = {}
-    for key, rec in store.recordings.items():
-        if not rec.get("sort") and "ratname" in rec:
-            awaiting.setdefault(f"{key.split('/', 1)[0]}/{rec['ratname']}", []).append(key)
-    checked = 0
-    for rat, keys in sorted(awaiting.items()):
-        if time.monotonic() - started > options.max_seconds:
-            result.notes.append("cup scan budget reached; the rest next tick")
-            break
-        try:
-            st = fs.stat(_join(base, rat))
-        except OSError:
-            continue
-        if store.cup_tops.get(rat) != st.mtime_ns:
-            store.cup_tops[rat] = st.mtime_ns
-            store.cup_watch[rat] = now
-        elif now - store.cup_watch.get(rat, -1e18) > options.watch_window_s and not any(
-            k in store.sort_pending for k in keys
-        ):
-            store.cup_watch.pop(rat, None)
-            continue
-        for key in keys:
-            checked += 1
-            match = match_of(key, store.recordings[key])
-            try:
-                folder = find_kilosort_folder(match, Path(root))
-            except UnmatchedRecording as exc:
-                result.notes.append(f"{key}: {exc.detail}")
-                continue
-            if folder is None:
-                continue
-            try:
-                total = sum(fs.stat(e.path).size for e in fs.scandir(str(folder)) if e.is_file)
-            except OSError:
-                continue
-            rel = folder.relative_to(Path(root)).as_posix()
-            if store.sort_pending.get(key) == [rel, total]:
-                del store.sort_pending[key]
-                store.recordings[key] = {**store.recordings[key], "sort": rel}
-                result.new_sorts.append(NewSort(key, rel, total))
-            else:
-                store.sort_pending[key] = [rel, total]
-    result.counts.update(rats_awaiting=len(awaiting), recordings_checked=checked,
-                         seconds=round(time.monotonic() - started, 4))
-    return result

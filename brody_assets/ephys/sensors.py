@@ -31,13 +31,9 @@ from dagster import (
 )
 
 from brody_assets.config import ConfigError, Settings
-from brody_assets.ephys.discovery import (
-    DiscoveryOptions,
-    ScanCursor,
-    ScanResult,
-    scan_archive,
-    scan_cup,
-)
+from brody_assets.ephys.cup_discovery import scan_cup
+from brody_assets.ephys.discovery import scan_archive
+from brody_assets.ephys.discovery_types import DiscoveryOptions, ScanCursor, ScanResult
 from brody_assets.ephys.filesystem import FileSystem, InstrumentedFileSystem, LocalFileSystem
 from brody_assets.ephys.matching import SessionLookup
 from brody_assets.ephys.partitions import RECORDINGS

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
-from brody_assets.ephys.discovery import REASONS
 from brody_assets.ephys.discovery_store import UnmatchedEntry
+from brody_assets.ephys.discovery_types import REASONS
 from brody_assets.ephys.sensor_state import locked_store, store_path
 
 UNMATCHED_KEY = AssetKey(["ephys", "unmatched_recordings"])

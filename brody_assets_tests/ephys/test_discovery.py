@@ -11,13 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from brody_assets.ephys.discovery import (
-    DiscoveryOptions,
-    DiscoveryStore,
-    ScanCursor,
-    scan_archive,
-    scan_cup,
-)
+from brody_assets.ephys.cup_discovery import scan_cup
+from brody_assets.ephys.discovery import scan_archive
+from brody_assets.ephys.discovery_store import DiscoveryStore
+from brody_assets.ephys.discovery_types import DiscoveryOptions, ScanCursor
 from brody_assets.ephys.filesystem import InstrumentedFileSystem
 from brody_assets.ephys.matching import SessionLookup, SessionRow
 
