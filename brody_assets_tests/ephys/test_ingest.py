@@ -263,3 +263,37 @@ def test_a_sort_that_appears_later_fills_the_clustering_tables(demo):
     assert inserted["lfp"] == 0 and inserted["ephys_recording"] == 0
     assert all(inserted[s] > 0 for s in ("clustering", "curated_clustering", "waveform_set", "quality_metrics"))
     assert _rows(ctx, "Curation", rk, "COUNT(*)")[0][0] == 1
+
+
+def test_the_checks_fail_on_wrong_rows(demo):
+    """Each check on the tables passes on the ingested rows and fails when the rows are wrong."""
+    import dataclasses
+
+    from brody_assets.ephys import checks
+
+    ctx, manifest, _, _ = demo
+    _rec, _probe, key = next(_probes(manifest, good=True))
+    part = ingest.prepare(ctx, key)
+    where, args = ingest._where(part.rec_key)
+    assert checks.lfp_electrode_count(ctx, part).passed
+    assert checks.every_unit_has_waveform(ctx, part).passed
+    assert checks.qc_metrics_plausible(ctx, part).passed
+    assert checks.meta_matches_file_size(part).passed
+    assert checks.spike_times_within_recording(part).passed and checks.cluster_ids_consistent(part).passed
+    try:
+        ctx.query(f"DELETE FROM {ctx.t('LFP.Electrode')} WHERE {where} AND electrode > 100", args)
+        wrong = checks.lfp_electrode_count(ctx, part)
+        assert not wrong.passed and "43 expected" in wrong.description
+        ctx.query(f"DELETE FROM {ctx.t('WaveformSet.Waveform')} WHERE {where} ORDER BY unit DESC LIMIT 13", args)
+        ctx.query(f"DELETE FROM {ctx.t('WaveformSet.PeakWaveform')} WHERE {where} ORDER BY unit DESC LIMIT 1", args)
+        assert not checks.every_unit_has_waveform(ctx, part).passed
+        ctx.query(f"UPDATE {ctx.t('QualityMetrics.Cluster')} SET firing_rate = -1 WHERE {where} LIMIT 1", args)
+        assert not checks.qc_metrics_plausible(ctx, part).passed
+    finally:
+        ingest.ingest_partition(ctx, key, replace=True)
+    ks = part.kilosort
+    late = dataclasses.replace(ks, spike_samples=np.append(ks.spike_samples, part.recording.n_samples))
+    assert not checks.spike_times_within_recording(dataclasses.replace(part, kilosort=late)).passed
+    owner = int(ks.cluster_ids[0])  # a cluster that owns spikes loses its label
+    unlabelled = dataclasses.replace(ks, labels={k: v for k, v in ks.labels.items() if k != owner})
+    assert not checks.cluster_ids_consistent(dataclasses.replace(part, kilosort=unlabelled)).passed
