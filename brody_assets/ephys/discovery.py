@@ -64,6 +64,7 @@ from brody_assets.ephys.matching import (
     find_kilosort_folder,
     match_recording,
 )
+from brody_assets.ephys.partitions import partition_key_problem
 
 
 def _depth(rel: str) -> int:
@@ -621,11 +622,20 @@ def scan_archive(
     for key, sig in todo:
         store.rematch.pop(key, None)
         scan._unlist_key(key)
+        problem = partition_key_problem(key)
+        if problem:
+            store.rematch[key] = sig
+            scan._list(key + ".ap.meta", "invalid_partition_key", problem, key)
+            continue
         try:
             match = match_recording(key, lookup)
         except UnmatchedRecording as exc:
             store.rematch[key] = sig
             scan._list(str(exc.path), exc.reason_code, exc.detail, key)
+            continue
+        except Exception as exc:  # a bug or a database error on this one recording: list it, go on
+            store.rematch[key] = sig
+            scan._list(key + ".ap.meta", "match_error", f"{type(exc).__name__}: {exc}", key)
             continue
         ks_dir = None
         if cup_root is not None:

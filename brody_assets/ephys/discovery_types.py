@@ -29,12 +29,9 @@ REASONS: dict[str, str] = {
     "too_deep": "a folder nested deeper than any known layout (not walked)",
     "changed_after_ingestion": "the files changed after the recording was ingested (not re-ingested)",
     "missing_after_ingestion": "the files of an ingested recording are gone",
+    "invalid_partition_key": "the path holds characters Dagster refuses in a partition key",
+    "match_error": "matching failed unexpectedly (the detail says how); tried again later",
 }
-# reasons of complete recordings that a later migration of sessions/rats/contacts may fix
-REMATCH_REASONS = frozenset(
-    {"unknown_experimenter", "ambiguous_experimenter", "unknown_rat", "no_session",
-     "ambiguous_session", "no_such_session_of_day"}
-)
 
 
 @dataclass

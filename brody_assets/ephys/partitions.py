@@ -19,6 +19,8 @@ from dagster import DynamicPartitionsDefinition
 RECORDINGS = DynamicPartitionsDefinition(name="ephys_recordings")
 
 AP_META_SUFFIX = ".ap.meta"
+# What Dagster refuses inside a partition key (dagster/_core/definitions/partitions/utils/base.py).
+INVALID_KEY_SUBSTRINGS = ("...", "\a", "\b", "\f", "\n", "\r", "\t", "\v", "\0")
 
 
 def recording_key(meta_rel: PurePosixPath | str) -> str:
@@ -47,3 +49,13 @@ def meta_path_of(key: str) -> PurePosixPath:
 def bin_path_of(key: str) -> PurePosixPath:
     """The archive-relative path of the ``.ap.bin`` file of partition ``key``."""
     return PurePosixPath(str(meta_path_of(key))[: -len(".meta")] + ".bin")
+
+
+def partition_key_problem(key: str) -> str | None:
+    """Why Dagster would refuse ``key`` as a partition key, or None when it is fine."""
+    bad = [repr(sub) for sub in INVALID_KEY_SUBSTRINGS if sub in key]
+    if bad:
+        return f"the path contains {', '.join(bad)}, which Dagster refuses in a partition key: rename the folder"
+    if len(key) > 1024:
+        return f"the path is {len(key)} characters long; keep it under 1024"
+    return None

@@ -421,3 +421,13 @@ def test_a_large_cursor_is_stored_compressed_and_read_back():
     assert ScanCursor.from_json(text) == cursor
     assert ScanCursor.from_json("z:not-base64!") == ScanCursor()  # unreadable: start over
     assert ScanCursor.from_json(ScanCursor(tick=3).to_json()).tick == 3  # small: plain JSON
+
+
+def test_a_path_dagster_cannot_take_as_partition_key_is_listed_not_requested(drive):
+    key = "Adrian/A230/A230_2019-08-09_g0.../A230_2019-08-09_g0_t0.imec0"
+    write_recording(drive.root, key)
+    drive.tick()
+    result = drive.tick()
+    assert result.new == []
+    entry = drive.store.unmatched[key + ".ap.meta"]
+    assert entry.reason_code == "invalid_partition_key" and "'...'" in entry.detail
