@@ -29,6 +29,19 @@ def _fetch(ctx, part):
             for u, label, n, d, w in units]
 
 
+def _on_probe(ctx, part, unit: int) -> list[tuple[float, float, np.ndarray]]:
+    """(x, y, mean waveform) of each stored channel of one unit, at its site on the probe."""
+    from datajoint.blob import unpack
+
+    where = " AND ".join(f"w.`{k}` = %s" for k in sorted(part.rec_key))
+    args = tuple(part.rec_key[k] for k in sorted(part.rec_key)) + (unit,)
+    rows = ctx.query(
+        f"SELECT e.x_coord, e.y_coord, w.waveform_mean FROM {ctx.t('WaveformSet.Waveform')} w "
+        f"JOIN {ctx.t('ProbeType.Electrode')} e USING (probe_type, electrode) WHERE {where} AND w.unit = %s",
+        args)
+    return [(float(x), float(y), unpack(w)) for x, y, w in rows]
+
+
 def unit_summary_png(ctx, part) -> bytes:
     """PNG bytes of the unit summary of one ingested partition."""
     import matplotlib
@@ -39,7 +52,8 @@ def unit_summary_png(ctx, part) -> bytes:
     units = _fetch(ctx, part)
     duration = part.recording.duration_s
     colors = {"good": "tab:green", "ok": "tab:olive", "mua": "tab:orange", "noise": "tab:gray"}
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4), dpi=80)
+    fig, axes = plt.subplots(1, 4, figsize=(17, 4.5), dpi=80,
+                             gridspec_kw={"width_ratios": [1.1, 1, 1, 1.2]})
     ids = [u[0] for u in units]
     rates = [u[2] / duration for u in units]
     axes[0].bar(range(len(ids)), rates, color=[colors.get(u[1], "tab:blue") for u in units])
@@ -60,6 +74,19 @@ def unit_summary_png(ctx, part) -> bytes:
     axes[2].set(title="mean waveforms (peak channel)", xlabel="ms", ylabel="µV")
     if shown:
         axes[2].legend(fontsize=7)
+    for (unit, _label, _n, _d, _w), colour in zip(shown[:3], ("tab:blue", "tab:orange", "tab:green"),
+                                                   strict=False):
+        sites = _on_probe(ctx, part, unit)
+        if not sites:
+            continue
+        scale = 30.0 / max(1e-9, max(float(np.ptp(w)) for _x, _y, w in sites))  # ≈ 30 µm per peak-to-trough
+        for x, y, w in sites:
+            t = np.linspace(-12, 12, w.size)
+            axes[3].plot(x + t, y + w * scale, color=colour, linewidth=0.8)
+        axes[3].plot([], [], color=colour, label=f"unit {unit}")
+    axes[3].set(title="mean waveforms on the probe", xlabel="x (µm)", ylabel="y (µm)")
+    if shown:
+        axes[3].legend(fontsize=7)
     fig.suptitle(f"{part.key}  —  {len(units)} units, {duration:.1f} s", fontsize=9)
     fig.tight_layout()
     buffer = io.BytesIO()
