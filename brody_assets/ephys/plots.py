@@ -52,8 +52,8 @@ def unit_summary_png(ctx, part) -> bytes:
     units = _fetch(ctx, part)
     duration = part.recording.duration_s
     colors = {"good": "tab:green", "ok": "tab:olive", "mua": "tab:orange", "noise": "tab:gray"}
-    fig, axes = plt.subplots(1, 4, figsize=(17, 4.5), dpi=80,
-                             gridspec_kw={"width_ratios": [1.1, 1, 1, 1.2]})
+    fig, grid = plt.subplots(2, 2, figsize=(11, 7.5), dpi=80)  # 880 px: fits the UI's dialog
+    axes = grid.ravel()
     ids = [u[0] for u in units]
     rates = [u[2] / duration for u in units]
     axes[0].bar(range(len(ids)), rates, color=[colors.get(u[1], "tab:blue") for u in units])
@@ -74,19 +74,15 @@ def unit_summary_png(ctx, part) -> bytes:
     axes[2].set(title="mean waveforms (peak channel)", xlabel="ms", ylabel="µV")
     if shown:
         axes[2].legend(fontsize=7)
-    for (unit, _label, _n, _d, _w), colour in zip(shown[:3], ("tab:blue", "tab:orange", "tab:green"),
-                                                   strict=False):
+    title = "mean waveforms on the probe"
+    if shown:  # the largest unit, each stored channel drawn at its site
+        unit = shown[0][0]
         sites = _on_probe(ctx, part, unit)
-        if not sites:
-            continue
-        scale = 30.0 / max(1e-9, max(float(np.ptp(w)) for _x, _y, w in sites))  # ≈ 30 µm per peak-to-trough
+        scale = 15.0 / max(1e-9, max((float(np.ptp(w)) for _x, _y, w in sites), default=1.0))
         for x, y, w in sites:
-            t = np.linspace(-12, 12, w.size)
-            axes[3].plot(x + t, y + w * scale, color=colour, linewidth=0.8)
-        axes[3].plot([], [], color=colour, label=f"unit {unit}")
-    axes[3].set(title="mean waveforms on the probe", xlabel="x (µm)", ylabel="y (µm)")
-    if shown:
-        axes[3].legend(fontsize=7)
+            axes[3].plot(x + np.linspace(-12, 12, w.size), y + w * scale, color="tab:blue", linewidth=0.9)
+        title = f"unit {unit}: mean waveform at each stored site"
+    axes[3].set(title=title, xlabel="x (µm)", ylabel="y (µm)")
     fig.suptitle(f"{part.key}  —  {len(units)} units, {duration:.1f} s", fontsize=9)
     fig.tight_layout()
     buffer = io.BytesIO()
