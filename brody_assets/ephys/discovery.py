@@ -543,8 +543,9 @@ class ArchiveScan:
         elif (binary.size, binary.mtime_ns, meta.size) != (known["size"], known["mtime_ns"], known["meta_size"]):
             self._list(key + ".ap.bin", "changed_after_ingestion",
                        f"ingested on {_day(known.get('at'))} at {known['size']:,} bytes; now {binary.size:,} "
-                       "bytes / modified again. Not re-ingested: check the copy, then delete the "
-                       "partition to ingest it anew", key)
+                       "bytes / modified again. Not re-ingested: check the copy; to ingest the files as "
+                       "they are now, delete its ephys_recordings partition and the sensor requests it "
+                       "afresh", key)
 
     def _audit(self) -> None:
         n = self.options.audit_per_tick
@@ -651,11 +652,21 @@ def scan_archive(
             "size": size, "mtime_ns": mtime_ns, "meta_size": meta_size, "at": scan.now,
             "sessid": match.sessid, "user_id": match.user_id, "ratname": match.ratname, "sort": ks_dir,
         }
-        result.new.append(NewRecording(key, size, match, ks_dir))
+        result.new.append(NewRecording(key, size, match, ks_dir, store.generations.get(key, 0)))
     if store.signature() != before:
         result.unmatched_changed = True
     result.counts["requested"] = len(result.new)
     return result
+
+
+def forget_recording(store: DiscoveryStore, key: str, now: float) -> None:
+    """Treat an ingested recording as new again (its partition was deleted on purpose): it is
+    checked for completeness on the next tick and requested under a new run key."""
+    store.recordings.pop(key, None)
+    for path in [p for p, e in store.unmatched.items() if e.key == key]:
+        del store.unmatched[path]
+    store.generations[key] = store.generations.get(key, 0) + 1
+    store.pending[key] = {"sig": None, "since": now}
 
 
 def _days(keys: Iterable[str]) -> set[tuple[str, object]]:

@@ -95,6 +95,7 @@ class DiscoveryStore:
     sort_pending: dict[str, list] = field(default_factory=dict)  # key → [folder, total size]
     cup_tops: dict[str, int] = field(default_factory=dict)  # cup "exp/rat" → mtime_ns
     cup_watch: dict[str, float] = field(default_factory=dict)  # cup "exp/rat" → watched since
+    generations: dict[str, int] = field(default_factory=dict)  # key → times ingested afresh
     unmatched: dict[str, UnmatchedEntry] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -56,11 +56,13 @@ class NewRecording:
     bin_size: int
     match: RecordingMatch
     kilosort_dir: str | None = None  # cup-relative sort folder if one was already there
+    generation: int = 0  # how often its partition was deleted to have it ingested afresh
 
     @property
     def run_key(self) -> str:
-        """Path + size: the same file set is never requested twice."""
-        return f"{self.key}|{self.bin_size}"
+        """Path + size: the same file set is never requested twice (unless its partition was
+        deleted to ingest it afresh: then ``|<generation>`` is appended)."""
+        return f"{self.key}|{self.bin_size}" + (f"|{self.generation}" if self.generation else "")
 
 
 @dataclass(frozen=True)

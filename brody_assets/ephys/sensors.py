@@ -32,7 +32,7 @@ from dagster import (
 
 from brody_assets.config import ConfigError, Settings
 from brody_assets.ephys.cup_discovery import scan_cup
-from brody_assets.ephys.discovery import scan_archive
+from brody_assets.ephys.discovery import forget_recording, scan_archive
 from brody_assets.ephys.discovery_types import DiscoveryOptions, ScanCursor, ScanResult
 from brody_assets.ephys.filesystem import FileSystem, InstrumentedFileSystem, LocalFileSystem
 from brody_assets.ephys.matching import SessionLookup
@@ -51,6 +51,8 @@ SORT_SIDE = [
     for n in ("kilosort_output", "clustering", "curated_clustering", "waveform_set", "quality_metrics")
 ]
 OPTIONS = DiscoveryOptions()
+# listed recordings that are ingested afresh once someone deletes their partition
+AFRESH = ("changed_after_ingestion", "missing_after_ingestion")
 
 
 class DriveFileSystemResource(ConfigurableResource):
@@ -120,6 +122,11 @@ def archive_tick(context: SensorEvaluationContext, drives: DrivesResource, fs: F
                             "('custom.ephys_root_data_dir' in dj_local_conf.json)", cursor=context.cursor)
     cursor = ScanCursor.from_json(context.cursor)
     with contextlib.ExitStack() as stack, locked_store(store_path(context.instance)) as store:
+        for entry in list(store.unmatched.values()):  # a changed recording whose partition was deleted
+            if entry.reason_code in AFRESH and entry.key and not context.instance.has_dynamic_partition(
+                RECORDINGS.name, entry.key
+            ):
+                forget_recording(store, entry.key, time.time())
         result = scan_archive(fs, settings.archive_root, cursor, store,
                               _lookup_factory(settings, stack), options, cup_root=settings.cup_root)
         existing = set(context.instance.get_dynamic_partitions(RECORDINGS.name)) if result.new else set()

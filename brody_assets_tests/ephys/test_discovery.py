@@ -431,3 +431,21 @@ def test_a_path_dagster_cannot_take_as_partition_key_is_listed_not_requested(dri
     assert result.new == []
     entry = drive.store.unmatched[key + ".ap.meta"]
     assert entry.reason_code == "invalid_partition_key" and "'...'" in entry.detail
+
+
+def test_a_changed_recording_is_ingested_afresh_only_after_its_partition_is_forgotten(drive):
+    from brody_assets.ephys.discovery import forget_recording
+
+    stem = write_recording(drive.root, K1)
+    age(drive.root)
+    drive.tick()
+    assert [n.run_key for n in drive.tick().new] == [f"{K1}|770"]
+    with open(f"{stem}.ap.bin", "ab") as handle:
+        handle.write(b"\0" * 5)
+    Path(f"{stem}.ap.meta").write_text("fileSizeBytes=775\n")  # a corrected copy
+    assert all(drive.tick().new == [] for _ in range(3))
+    assert drive.reasons()[K1 + ".ap.bin"] == "changed_after_ingestion"
+    forget_recording(drive.store, K1, 0.0)  # what the sensor does once the partition is deleted
+    assert drive.tick().new == []  # seen at its new size
+    again = drive.tick().new
+    assert [n.run_key for n in again] == [f"{K1}|775|1"] and drive.reasons() == {}

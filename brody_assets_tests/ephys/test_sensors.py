@@ -334,3 +334,38 @@ def test_demo_record_drops_a_whole_recording_then_its_sort(demo, tmp_path):
     assert any("copying" in line for line in lines) and lines[-1].startswith("Kilosort output written")
     with pytest.raises(RuntimeError, match="no migrated behaviour session"):
         record(settings, ratname="NOPE", copy_seconds=0.0, log=lines.append)
+
+
+def test_a_changed_recording_is_reported_and_ingested_afresh_once_its_partition_is_deleted(demo):
+    settings, _, conf, folder = demo
+    defs = _defs(conf)
+    archive = Path(settings.archive_root)
+    import pymysql
+
+    db = settings.database
+    with pymysql.connect(host=db.host, port=db.port, user=db.user, password=db.password.reveal()) as conn:
+        rec = pick_session(conn, settings.new_prefix, archive, layout="standard", oldest=True)
+    _, raw, _ = stage(rec, folder / "staging-changed")
+    copy_like_a_transfer(raw, archive, seconds=0.0)
+    key = recording_key(next(t.rel for t in raw if t.rel.endswith(".ap.meta")))
+    with instance_for_test() as instance:
+        ticker = Ticker(instance, defs, conf)
+        ticker.tick()
+        first = {r.partition_key: r.run_key for r in _ingest(ticker.tick())}
+        size = (archive / (key + ".ap.bin")).stat().st_size
+        assert first[key] == f"{key}|{size}"
+        with open(archive / (key + ".ap.bin"), "ab") as handle:  # someone re-copies a longer take into it
+            handle.write(b"\0" * 770)  # one more sample of 385 channels
+        meta = archive / (key + ".ap.meta")
+        meta.write_text("".join(f"fileSizeBytes={size + 770}\n" if line.startswith("fileSizeBytes=") else line
+                                for line in meta.read_text().splitlines(keepends=True)))
+        for _ in range(2):
+            assert _ingest(ticker.tick()) == []  # reported, never re-requested by itself
+        with locked_store(store_path(instance), write=False) as store:
+            assert store.unmatched[key + ".ap.bin"].reason_code == "changed_after_ingestion"
+        instance.delete_dynamic_partition(RECORDINGS.name, key)  # the data manager's decision
+        requests = []
+        for _ in range(3):
+            requests += _ingest(ticker.tick())
+        assert [(r.partition_key, r.run_key) for r in requests] == [(key, f"{key}|{size + 770}|1")]
+        assert key in instance.get_dynamic_partitions(RECORDINGS.name)
