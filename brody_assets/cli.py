@@ -4,6 +4,7 @@
     brody-assets db grants [--client-host HOST]   the SQL a DBA runs for a site's own servers
     brody-assets demo build [--scale small|lab] [--seed N] [--no-drives]
     brody-assets demo append --days N
+    brody-assets demo record [--rat R] [--date D] [--copy-seconds S]   a new recording lands on the drives
     brody-assets materialize            observe the legacy tables and materialize every asset
     brody-assets integrity [--run]      the integrity report (every check, failing since when)
     brody-assets config                 show the configuration (passwords hidden)
@@ -13,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from collections.abc import Sequence
 
@@ -119,6 +121,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
             )
         for line in summary.lines():
             print(line)
+    elif args.action == "record":
+        from brody_assets.demo.record import record
+
+        manifest = record(
+            settings, ratname=args.rat, date=args.date, layout=args.layout, probes=args.probes,
+            copy_seconds=args.copy_seconds, sort_delay_s=args.sort_delay, with_sort=not args.no_sort,
+            seed=args.seed,
+        )
+        print(f"done: {len(manifest['probes'])} probe(s) of {manifest['experimenter']}/"
+              f"{manifest['ratname']} {manifest['date']}; the archive-drive sensor ingests it on its "
+              "next ticks (every 30 s)")
     else:
         from brody_assets.demo.legacy import append_days
 
@@ -200,6 +213,17 @@ def parser() -> argparse.ArgumentParser:
     append = demo_sub.add_parser("append", help="add N new days of data, as the rigs do nightly")
     append.add_argument("--days", type=int, default=1)
     append.add_argument("--seed", type=int, default=7)
+    rec = demo_sub.add_parser(
+        "record", help="a new Neuropixels recording (then its Kilosort output) arrives on the demo drives"
+    )
+    rec.add_argument("--rat", help="rat of the behaviour session (default: the newest free session)")
+    rec.add_argument("--date", type=dt.date.fromisoformat, help="day of the session, YYYY-MM-DD")
+    rec.add_argument("--layout", default="standard", choices=["standard", "underscore", "date_only"])
+    rec.add_argument("--probes", type=int, default=1)
+    rec.add_argument("--copy-seconds", type=float, default=8.0, help="how long the .bin copy takes")
+    rec.add_argument("--sort-delay", type=float, default=5.0, help="seconds before the sort lands")
+    rec.add_argument("--no-sort", action="store_true", help="raw files only")
+    rec.add_argument("--seed", type=int, default=11)
     demo.set_defaults(func=cmd_demo)
     materialize = sub.add_parser("materialize", help="observe legacy tables and materialize every asset")
     materialize.add_argument(

@@ -2,6 +2,7 @@
 
 from dagster import Definitions, in_process_executor
 
+from brody_assets.ephys.definitions import ephys_definitions
 from brody_assets.integrity.checks import integrity_definitions
 from brody_assets.legacy.assets import legacy_definitions
 from brody_assets.migration.assets import migration_definitions
@@ -16,6 +17,8 @@ defs = Definitions.merge(
         existing_asset_keys=[key for domain in _domains for a in domain.assets for key in a.keys],
         legacy_resource_key="legacy_db",  # legacy on another server is read through it
     ),
+    # Neuropixels recordings and their Kilosort outputs, one partition per recording.
+    ephys_definitions(),
     Definitions(
         resources={
             "legacy_db": LegacyDatabaseResource(),

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 # Jobs run by `brody-assets materialize`, in order. Later domains append theirs here.
 MAIN_JOBS = ("observe_legacy", "migrate_all", "integrity_checks", "integrity_report")
+# Then every recording on the archive drive, one partition each (the sensor does this when running).
+EPHYS_JOB = "ingest_recording"
 
 
 @dataclass
@@ -28,6 +30,8 @@ class RunReport:
     warnings: list[str] = field(default_factory=list)
     integrity: dict[str, object] = field(default_factory=dict)
     migrated: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    # partition key -> (ingested, units, reason it failed)
+    recordings: dict[str, tuple[bool, int, str]] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         out = [f"job {name}: {'succeeded' if ok else 'FAILED'} (run {run_id})" for name, run_id, ok in self.runs]
@@ -52,6 +56,15 @@ class RunReport:
             out.append(f"  HTML report: {self.integrity['html_report']}")
             out.append("  in the UI: each asset's Checks tab; `brody-assets integrity` prints the list")
         out.extend(f"warning: {w}" for w in self.warnings)
+        if self.recordings:
+            good = {k: v for k, v in self.recordings.items() if v[0]}
+            bad = {k: v for k, v in self.recordings.items() if not v[0]}
+            out.append(f"ephys recordings: {len(self.recordings)} on the archive drive, {len(good)} ingested "
+                       f"({sum(v[1] for v in good.values())} units), {len(bad)} refused")
+            out.extend(f"  {key}  {units} units" for key, (_ok, units, _r) in sorted(good.items()))
+            if bad:
+                out.append("  refused (each fails its own partition; fix the files and re-materialize):")
+                out.extend(f"  {key}\n      {reason}" for key, (_ok, _u, reason) in sorted(bad.items()))
         out.extend(f"error: {e}" for e in self.errors)
         if self.errors:
             out.append("  (full stack traces: the failed run's page in the UI, or its event log in DAGSTER_HOME)")
@@ -109,6 +122,55 @@ def _warnings(instance, run_id: str, width: int = 500) -> list[str]:
     return found
 
 
+def _deepest_message(result) -> str:
+    """The innermost error of a failed run (the engine's own message, not Dagster's wrapper)."""
+    messages = []
+    for event in result.all_events:
+        if event.is_failure and event.event_specific_data is not None:
+            error = getattr(event.event_specific_data, "error", None)
+            while error is not None:
+                messages.append(error.message.strip().splitlines()[-1] if error.message.strip() else "")
+                error = error.cause
+    if not messages:
+        return "failed (see the run in the UI)"
+    return re.sub(r"^[\w.]+\.(\w+): ", r"\1: ", messages[-1])  # drop the module path of the error class
+
+
+def ingest_recordings(defs, instance, report: RunReport, log_level: str = "WARNING") -> None:
+    """Add one partition per ``.ap.meta`` on the archive drive and run ``ingest_recording`` for each;
+    a refused recording fails only its own partition and is listed with its reason."""
+    from brody_assets.config import ConfigError, load_settings
+    from brody_assets.ephys.partitions import RECORDINGS, recording_key
+    from brody_assets.instance.shell import run_job
+
+    try:
+        archive = load_settings().archive_root
+    except ConfigError as error:
+        report.errors.append(f"ephys: {error}")
+        return
+    if archive is None or not archive.is_dir():
+        report.errors.append(f"ephys: the archive drive root {archive} is not there; no recording ingested")
+        return
+    keys = sorted(recording_key(p.relative_to(archive).as_posix()) for p in archive.rglob("*.ap.meta"))
+    known = set(instance.get_dynamic_partitions(RECORDINGS.name))
+    instance.add_dynamic_partitions(RECORDINGS.name, [k for k in keys if k not in known])
+    for key in keys:  # each a run of the code location's job, so the UI lists it under its job
+        result = run_job(
+            EPHYS_JOB, instance, tags={"dagster/partition": key},
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        )
+        if result.success:
+            units = 0
+            for event in result.all_events:
+                if event.event_type_value == "ASSET_MATERIALIZATION":
+                    meta = event.event_specific_data.materialization.metadata
+                    if event.asset_key.path[-1] == "kilosort_output" and "units" in meta:
+                        units = int(meta["units"].value)
+            report.recordings[key] = (True, units, "")
+        else:
+            report.recordings[key] = (False, 0, _deepest_message(result))
+
+
 def materialize_all(jobs: tuple[str, ...] = MAIN_JOBS, log_level: str = "CRITICAL") -> RunReport:
     """Run ``jobs`` in order in this process, each recorded as a run of the code location in
     ``workspace.yaml`` (so the UI lists it under its job; :mod:`brody_assets.instance.shell`)."""
@@ -133,6 +195,8 @@ def materialize_all(jobs: tuple[str, ...] = MAIN_JOBS, log_level: str = "CRITICA
             report.ok = False
             failure_causes(result.all_events, into=causes)
     report.errors = summarize_failures(causes)
+    if EPHYS_JOB in {job.name for job in defs.jobs}:
+        ingest_recordings(defs, instance, report, log_level)
     for table in LEGACY_TABLES:
         key = AssetKey(table.asset_path)
         records = instance.fetch_observations(key, limit=1).records

@@ -5,7 +5,6 @@ Used by the CLI, the tests and the benchmarks; never by production assets.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import time
 from dataclasses import dataclass, field
@@ -35,14 +34,20 @@ class DemoSummary:
             f"ground-truth manifest: {self.manifest_path}",
         ]
         if self.recordings:
-            out.append(f"demo drives: {len(self.recordings)} recordings")
+            probes = sum(len(r["probes"]) for r in self.recordings)
+            broken = sorted(r["defect"] for r in self.recordings if r.get("defect"))
+            out.append(
+                f"demo drives: {len(self.recordings)} recordings ({probes} probes), "
+                f"{len(broken)} broken on purpose ({', '.join(broken) or 'none'})"
+            )
         out.append(f"built in {self.seconds:.1f} s")
         return out
 
 
-def demo_recordings(conn: pymysql.Connection, settings: Settings, count: int = 3) -> list:
-    """Pick recent, clean behaviour sessions to give Neuropixels recordings on the demo drives."""
-    from brody_assets.demo.drives import DemoRecording
+def demo_recordings(conn: pymysql.Connection, settings: Settings, count: int | None = None) -> list:
+    """Pick recent behaviour sessions (one per rat and day, one contact) to give the demo
+    drives' recordings, clean ones, variants and defects (``drives.DEMO_PLAN``) in that order."""
+    from brody_assets.demo.drives import DEMO_PLAN, demo_plan
 
     bdata, ratinfo = settings.legacy_schema("bdata"), settings.legacy_schema("ratinfo")
     with conn.cursor() as cursor:
@@ -54,21 +59,14 @@ def demo_recordings(conn: pymysql.Connection, settings: Settings, count: int = 3
             JOIN `{ratinfo}`.rats r ON r.ratname = s.ratname
             WHERE s.sessiondate > '1000-01-01'
             GROUP BY c.experimenter, s.ratname, s.sessiondate
-            HAVING COUNT(DISTINCT c.contactid) = 1
+            HAVING COUNT(DISTINCT c.contactid) = 1 AND COUNT(DISTINCT s.sessid) = 1
             ORDER BY s.sessiondate DESC, s.ratname
             LIMIT %s
             """,
-            (count,),
+            (count if count is not None else len(DEMO_PLAN),),
         )
         rows = cursor.fetchall()
-    recordings = [DemoRecording(exp, rat, date) for exp, rat, date in rows]
-    if len(rows) >= 2:
-        exp, rat, date = rows[1]
-        recordings[1] = DemoRecording(exp, rat, date, probes=2)
-    if rows:
-        exp, rat, date = rows[-1]
-        recordings.append(DemoRecording(exp, rat, date - dt.timedelta(days=1), defect="truncated_bin"))
-    return recordings
+    return demo_plan(rows)
 
 
 def build_demo(

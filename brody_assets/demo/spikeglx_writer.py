@@ -109,6 +109,7 @@ def build_meta(
         "~snsChanMap": _chan_map("AP" if band == "ap" else "LF", 0 if band == "ap" else 384),
     }
     if geom_map:
+        meta["appVersion"] = "20230425"  # SpikeGLX 20230202 and later write ~snsGeomMap
         meta["~snsGeomMap"] = _geom_map()
     else:
         meta["~snsShankMap"] = _shank_map()

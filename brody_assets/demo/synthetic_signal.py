@@ -27,6 +27,9 @@ AP_NOISE_UV = 10.0
 FOOTPRINT_UM = 35.0
 REFRACTORY_SAMPLES = 60  # 2 ms at 30 kHz
 MIN_SPIKES = 3
+# cluster ids 0, 2, 4, …: phy leaves gaps after merges, and the odd ids in between let a label
+# file list a cluster without spikes, so pairing QC rows with clusters by position shows up (P32)
+CLUSTER_ID_STEP = 2
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ def make_units(rng: np.random.Generator, n_samples: int, sample_rate: float) -> 
     shape = _waveform()
     margin = TEMPLATE_SAMPLES
     units = []
-    for cid, peak in enumerate(peaks):
+    for i, peak in enumerate(peaks):
         dist = np.linalg.norm(pos - pos[peak], axis=1)
         footprint = np.exp(-dist / FOOTPRINT_UM)
         footprint[footprint < 0.01] = 0.0
@@ -67,10 +70,10 @@ def make_units(rng: np.random.Generator, n_samples: int, sample_rate: float) -> 
         samples = np.sort(rng.integers(margin, n_samples - margin, size=n))
         keep = np.concatenate([[True], np.diff(samples) > REFRACTORY_SAMPLES])
         samples = samples[keep].astype(np.int64)
-        label = LABELS[cid]
+        label = LABELS[i]
         units.append(
             Unit(
-                cluster_id=cid,
+                cluster_id=CLUSTER_ID_STEP * i,
                 label=label,
                 ks_label="good" if label == "good" else "mua",
                 peak_channel=int(peak),
