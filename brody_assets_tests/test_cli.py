@@ -85,3 +85,19 @@ def test_demo_build_status_stop_and_unknown_scale(tmp_path):
         shutil.rmtree(tmp_path / "state", ignore_errors=True)
     assert out.returncode == 0
     assert _run(["db", "status"], tmp_path).returncode == 3
+
+
+def test_run_summary_shows_table_totals_beside_the_runs_own_figures():
+    from brody_assets.run import RunReport
+
+    report = RunReport(migrated={
+        "migrated/action/water": (606, 588, 18, 4_210, 29),
+        "migrated/action/mass": (10, 10, 0, 3_000, 0),
+    })
+    lines = report.lines()
+    assert lines[0] == (
+        "migrated tables: 2; the tables now hold 7,210 rows, the quarantine ledger 29; this run: "
+        "legacy rows in scope (616) = migrated (598) + quarantined (18)"
+    )
+    water = next(line for line in lines if "migrated/action/water" in line)
+    assert water.split() == ["migrated/action/water", "4,210", "29", "606", "=", "588", "+", "18"]

@@ -26,7 +26,7 @@ import io
 import logging
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -97,11 +97,14 @@ def run_checks(
     selected: Iterable[str] | None = None,
     sample_rows: int = SAMPLE_ROWS,
     today: date | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> list[CheckOutcome]:
     """Run the declarations (or the ``selected`` ones, by name or ``asset/path:name``).
 
     Returns one :class:`CheckOutcome` per declaration run, in declaration order. Never raises for
     a check's own failure or error; raises only if Great Expectations itself cannot start.
+    ``progress`` (optional) receives a line when GX is ready and after each batch (one relation
+    and the checks on it), with the elapsed seconds.
     """
     if selected is not None:
         wanted = set(selected)
@@ -110,9 +113,14 @@ def run_checks(
         return []
     today = today or date.today()
     secrets = [s.password.reveal() for s in (settings.database, settings.legacy)]
+    report = progress or (lambda _message: None)
+    t0 = time.perf_counter()
     gx = _import_gx()
     context = gx.get_context(mode="ephemeral")
     _quiet(context)
+    batches = _batches(declarations)
+    report(f"Great Expectations ready in {time.perf_counter() - t0:.1f} s; {len(declarations)} check(s) "
+           f"on {len(batches)} relation(s)")
 
     results: dict[int, list[ExpectationOutcome | None]] = {
         i: [None] * len(d.expectations) for i, d in enumerate(declarations)
@@ -121,7 +129,7 @@ def run_checks(
     durations: dict[int, float] = {}
     datasources: dict[str, Any] = {}
 
-    for number, (batch_key, members) in enumerate(_batches(declarations).items()):
+    for number, (batch_key, members) in enumerate(batches.items()):
         started = time.perf_counter()
         connection = batch_key[0]
         try:
@@ -149,6 +157,8 @@ def run_checks(
                 ]
                 element_counts[i] = None
                 durations[i] = time.perf_counter() - started
+            report(f"relation {number + 1}/{len(batches)} ({_relation_label(declarations[members[0]])}) "
+                   f"cannot be read: {message.splitlines()[0][:200]}")
             continue
 
         count = _run_batch(
@@ -167,6 +177,9 @@ def run_checks(
         for i in members:
             element_counts[i] = count
             durations[i] = time.perf_counter() - started
+        report(f"relation {number + 1}/{len(batches)} ({_relation_label(declarations[members[0]])}): "
+               f"{', '.join(declarations[i].name for i in members)} in {time.perf_counter() - started:.1f} s "
+               f"({time.perf_counter() - t0:.1f} s so far)")
 
     return [
         _outcome(d, results[i], element_counts.get(i), durations.get(i, 0.0), settings)
@@ -238,6 +251,10 @@ def _url(account: DatabaseSettings) -> str:
         f"mysql+pymysql://{quote_plus(account.user)}:{quote_plus(account.password.reveal())}"
         f"@{account.host}:{account.port}/?{account.tls_query()}"
     )
+
+
+def _relation_label(declaration: CheckDeclaration) -> str:
+    return declaration.table or "query"
 
 
 def _batches(declarations: Sequence[CheckDeclaration]) -> dict[tuple, list[int]]:

@@ -5,12 +5,14 @@ Plain Python + SQL (no Dagster): the observation assets and the CLI both call th
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pymysql
 
+from brody_assets.db.columns import Column, pymysql_query, read_columns
 from brody_assets.legacy.catalog import LegacyTable
 
 
@@ -24,6 +26,7 @@ class TableObservation:
     row_count: int
     newest_date: str | None
     max_key: int | None
+    columns: tuple[Column, ...] = ()  # the table's DDL as the server holds it
 
     @property
     def data_version(self) -> str:
@@ -64,7 +67,22 @@ def observe_table(conn: pymysql.Connection, table: LegacyTable, schema_prefix: s
         row_count=int(count),
         newest_date=_as_text(newest),
         max_key=int(max_key) if max_key is not None else None,
+        columns=tuple(legacy_columns(conn, table, schema_prefix)),
     )
+
+
+def legacy_columns(conn: pymysql.Connection, table: LegacyTable, schema_prefix: str) -> list[Column]:
+    """The table's columns from the server's DDL; the lab's DDL has few comments, so each column's
+    description adds what the pipeline knows of it (primary key, the date the window reads)."""
+    columns = []
+    for column in read_columns(pymysql_query(conn), f"{schema_prefix}{table.schema}", table.name):
+        remarks = [column.comment] if column.comment else []
+        if column.name in table.primary_key:
+            remarks.append("primary key")
+        if column.name == table.date_column:
+            remarks.append("the date the migration's days_back window and the newest date read")
+        columns.append(dataclasses.replace(column, comment="; ".join(remarks)))
+    return columns
 
 
 def observe_tables(
