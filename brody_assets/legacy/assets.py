@@ -34,6 +34,7 @@ from brody_assets.conventions import (
     table_metadata,
 )
 from brody_assets.legacy.catalog import LEGACY_TABLES, LegacyTable
+from brody_assets.legacy.columns import ddl_columns
 from brody_assets.legacy.observe import observe_tables
 from brody_assets.resources import LegacyDatabaseResource
 
@@ -43,7 +44,8 @@ GLOSSARY = (
     "table when observed; **newest_date** the latest value of its date column; **max_key** its "
     "highest primary key (new rows are those above the migration's high-water mark); "
     "**dagster/table_name** the table on the legacy server (with the site's schema prefix); "
-    "**dagster/column_schema** its columns as the server's DDL declares them. The data version is "
+    "**dagster/column_schema** its columns as the lab's DDL declares them (on the definition) and as "
+    "the server holds them (on each observation). The data version is "
     "built from the first three: when it changes, the shadow tables downstream are stale."
 )
 
@@ -61,6 +63,7 @@ def legacy_spec(table: LegacyTable, owners: Sequence[str] = DEFAULT_OWNERS) -> A
             "legacy_table": table.label,
             "primary_key": ", ".join(table.primary_key),
             "date_column": table.date_column or "(none)",
+            **table_metadata(table.label, columns=ddl_columns(table)),
             **code_references((path, line, f"legacy catalog entry {table.label}")),
         },
         tags={"layer": "legacy"},

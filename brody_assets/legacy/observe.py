@@ -14,6 +14,7 @@ import pymysql
 
 from brody_assets.db.columns import Column, pymysql_query, read_columns
 from brody_assets.legacy.catalog import LegacyTable
+from brody_assets.legacy.columns import remarks
 
 
 class MissingLegacyTableError(RuntimeError):
@@ -72,17 +73,11 @@ def observe_table(conn: pymysql.Connection, table: LegacyTable, schema_prefix: s
 
 
 def legacy_columns(conn: pymysql.Connection, table: LegacyTable, schema_prefix: str) -> list[Column]:
-    """The table's columns from the server's DDL; the lab's DDL has few comments, so each column's
-    description adds what the pipeline knows of it (primary key, the date the window reads)."""
-    columns = []
-    for column in read_columns(pymysql_query(conn), f"{schema_prefix}{table.schema}", table.name):
-        remarks = [column.comment] if column.comment else []
-        if column.name in table.primary_key:
-            remarks.append("primary key")
-        if column.name == table.date_column:
-            remarks.append("the date the migration's days_back window and the newest date read")
-        columns.append(dataclasses.replace(column, comment="; ".join(remarks)))
-    return columns
+    """The table's columns as the server holds them; descriptions as :func:`.columns.remarks`."""
+    return [
+        dataclasses.replace(column, comment=remarks(table, column.name, column.comment))
+        for column in read_columns(pymysql_query(conn), f"{schema_prefix}{table.schema}", table.name)
+    ]
 
 
 def observe_tables(

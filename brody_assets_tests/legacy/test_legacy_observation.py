@@ -170,3 +170,23 @@ def test_read_only_account_cannot_write(small_legacy):
         ):
             with pytest.raises(pymysql.err.OperationalError, match="denied"):
                 cursor.execute(statement)
+
+
+def test_definition_column_schemas_match_the_servers_ddl(small_legacy, mariadb_server):
+    """The legacy assets' column schemas, parsed from the lab's DDL, are the server's columns."""
+    from brody_assets.legacy.assets import LEGACY_SPECS
+
+    settings, _ = small_legacy
+    specs = {tuple(spec.key.path): spec for spec in LEGACY_SPECS}
+    with mariadb_server.admin_connect() as admin, admin.cursor() as cursor:
+        for table in LEGACY_TABLES:
+            cursor.execute(
+                "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_KEY FROM information_schema.COLUMNS "
+                "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+                (settings.legacy_schema(table.schema), table.name),
+            )
+            server = [(n, t.lower(), nullable == "YES", key == "PRI") for n, t, nullable, key in cursor.fetchall()]
+            schema = specs[tuple(table.asset_path)].metadata["dagster/column_schema"].schema
+            declared = [(c.name, c.type, c.constraints.nullable, "primary key" in c.constraints.other)
+                        for c in schema.columns]
+            assert declared == server, table.label
