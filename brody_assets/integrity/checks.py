@@ -186,11 +186,12 @@ def severity_levels(d: CheckDeclaration) -> dict[str, list[str]]:
 
 
 def severity_label(d: CheckDeclaration) -> str:
-    """The declared severity in a few words, e.g. ``ERROR (blocking)`` or ``ERROR if rows lost, else WARN``."""
+    """The declared severity in a few words, e.g. ``ERROR (blocking)`` or, for a check whose parts
+    differ, ``ERROR (blocking) or WARN, by the part that fails``."""
     levels = severity_levels(d)
     blocking = " (blocking)" if d.blocking and "ERROR" in levels else ""
     if len(levels) > 1:
-        return f"ERROR{blocking} when {'; '.join(levels['ERROR'])}; otherwise WARN"
+        return f"ERROR{blocking} or WARN, by the part that fails"
     (level,) = levels
     return f"{level}{blocking}"
 
@@ -202,9 +203,10 @@ def severity_text(d: CheckDeclaration) -> str:
         blocks = ("blocks downstream assets in the run that materializes this asset" if d.blocking
                   else "does not block downstream assets (declared non-blocking)")
     if len(levels) > 1:
+        error, warn = ("; ".join(f"“{text}”" for text in levels[level]) for level in ("ERROR", "WARN"))
         return (
-            f"Fails with ERROR when {'; '.join(levels['ERROR'])} ({WHY['ERROR']}; {blocks}). "
-            f"Fails with WARN when only {'; '.join(levels['WARN'])} ({WHY['WARN']}; never blocks)."
+            f"Two severities: ERROR when {error} finds rows ({WHY['ERROR']}; {blocks}); "
+            f"WARN when only {warn} finds rows ({WHY['WARN']}; never blocks)."
         )
     (level,) = levels
     if level == "ERROR":
@@ -229,7 +231,7 @@ def _result_text(outcome: CheckOutcome, declaration: CheckDeclaration | None = N
     text = f"{outcome.severity}: {outcome.unexpected_count:,} unexpected{percent}"
     levels = severity_levels(declaration) if declaration is not None else {}
     if len(levels) > 1 and outcome.severity == "WARN":
-        text += f"; only the WARN part failed ({'; '.join(levels['WARN'])}): nothing lost"
+        text += f"; only the WARN part found rows ({'; '.join(levels['WARN'])}): nothing lost"
     return text
 
 

@@ -69,9 +69,12 @@ _MIGRATED = {
 }
 
 
-def glossary(layer: str) -> str:
-    """The "What these numbers mean" block of a layer ("shadow" or "new") as markdown."""
+def glossary(layer: str, computed: bool = False) -> str:
+    """The "What these numbers mean" block of a layer ("shadow" or "new") as markdown
+    (``computed``: the behavior events, accounted per session)."""
     keys = {**_COMMON, **(_MIGRATED if layer == "new" else {})}
+    if not computed:
+        keys.pop(NO_EVENTS, None)
     return "\n".join(f"- **{key}**: {text}" for key, text in keys.items())
 
 
@@ -140,5 +143,5 @@ def stage_metadata(result: StageResult, facts: TableFacts | None, unit: str = "r
     )
     if result.skipped:
         meta[SKIPPED] = MetadataValue.text(result.skipped)
-    meta[GLOSSARY] = MetadataValue.md(glossary(result.stage))
+    meta[GLOSSARY] = MetadataValue.md(glossary(result.stage, computed=unit == "sessions"))
     return meta

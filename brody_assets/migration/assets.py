@@ -80,8 +80,8 @@ def code_locations(e: TableEntry, layer: str) -> list[tuple[str, int | None, str
     ]
 
 
-def _describe(text: str, layer: str) -> str:
-    return f"{text}\n\n**What these numbers mean** (each materialization):\n\n{glossary(layer)}"
+def _describe(text: str, layer: str, computed: bool = False) -> str:
+    return f"{text}\n\n**What these numbers mean** (each materialization):\n\n{glossary(layer, computed)}"
 
 
 def _shadow_asset(e: TableEntry, owners: Sequence[str]) -> AssetsDefinition:
@@ -135,6 +135,7 @@ def _migrated_asset(e: TableEntry, names: dict[str, TableEntry], owners: Sequenc
             f"New DataJoint table {e.name} ({e.new_class}), from legacy `{e.legacy}`. "
             + (e.description or ""),
             "new",
+            computed=e.kind == "computed",
         ),
         tags={"layer": "migrated"},
         metadata=dict(code_references(*code_locations(e, "new"))),

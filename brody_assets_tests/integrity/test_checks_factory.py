@@ -303,20 +303,20 @@ def test_description_declared_and_result_severity_agree(config):
     checks = build_integrity_checks(_mixed(), existing_asset_keys=[MASS])
     (spec,) = checks[0].check_specs
     assert spec.description == (
-        "Every weighing is migrated or quarantined. Fails with ERROR when weighings lost (data lost or "
-        "a broken key, which downstream tables must not build on; blocks downstream assets in the run "
-        "that materializes this asset). Fails with WARN when only weighings quarantined (a lab-practice "
-        "conflict or rows set aside in the quarantine ledger with a reason: to review, nothing lost; "
-        "never blocks)."
+        "Every weighing is migrated or quarantined. Two severities: ERROR when “weighings lost” finds "
+        "rows (data lost or a broken key, which downstream tables must not build on; blocks downstream "
+        "assets in the run that materializes this asset); WARN when only “weighings quarantined” finds "
+        "rows (a lab-practice conflict or rows set aside in the quarantine ledger with a reason: to "
+        "review, nothing lost; never blocks)."
     )
-    assert spec.metadata["severity"] == "ERROR (blocking) when weighings lost; otherwise WARN"
+    assert spec.metadata["severity"] == "ERROR (blocking) or WARN, by the part that fails"
     with dg.instance_for_test() as instance:
         result = dg.materialize([mass, downstream, *checks], resources=resources(config_file), instance=instance)
         assert result.success  # the WARN part does not block
         (evaluation,) = result.get_asset_check_evaluations()
         assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
         assert evaluation.description == (
-            "WARN: 2 unexpected (66.6667%); only the WARN part failed (weighings quarantined): nothing lost"
+            "WARN: 2 unexpected (66.6667%); only the WARN part found rows (weighings quarantined): nothing lost"
         )
 
 
@@ -327,7 +327,7 @@ def test_every_shipped_check_says_why_it_is_error_or_warn():
         checks = build_integrity_checks([d])
         (spec,) = checks[0].check_specs
         assert "Severity ERROR" in spec.description or "Severity WARN" in spec.description or (
-            "Fails with ERROR when" in spec.description and "Fails with WARN when only" in spec.description
+            "Two severities: ERROR when" in spec.description and "WARN when only" in spec.description
         ), d.name
         label, levels = severity_label(d), severity_levels(d)
         # the label names every severity the check can fail with, ERROR first
