@@ -70,6 +70,18 @@ def install_dialog_handler(page) -> None:
     page.add_locator_handler(page.locator(BACKDROP).first, lambda _overlay: close_dialogs(page))
 
 
+@contextlib.contextmanager
+def dialog_expected(page):
+    """Within the block, a dialog the test opens on purpose stays open (the handler is off); on
+    leaving, every dialog is closed and the handler is back."""
+    page.remove_locator_handler(page.locator(BACKDROP).first)
+    try:
+        yield
+    finally:
+        close_dialogs(page)
+        install_dialog_handler(page)
+
+
 def open_page(page, url: str) -> None:
     """Go to ``url`` and make sure no dialog covers it."""
     page.goto(url, wait_until="domcontentloaded")

@@ -108,6 +108,9 @@ def browser():
 
 @pytest.fixture
 def page(browser):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)  # assertions wait on state as long as actions do
     context = browser.new_context(viewport={"width": 1600, "height": 1000}, timezone_id="UTC", locale="en-US")
     context.add_init_script(SEEN_SCRIPT)
     context.set_default_timeout(60_000)  # a loaded 2-core machine renders slowly; waits end on state

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from brody_assets_tests.ui.browser import click, close_dialogs, open_page
+from brody_assets_tests.ui.browser import click, dialog_expected, open_page
 from brody_assets_tests.ui.conftest import FAILING_ASSET, FAILING_CHECK
 
 pytestmark = pytest.mark.browser
@@ -46,11 +46,11 @@ def test_report_summary_and_html_link_on_its_page(populated_ui, page, artifacts_
     assert "Great Expectations" in body  # the kind
     # the summary, in markdown: counts by severity and the failing checks by name and count
     row = page.locator("tr", has=page.get_by_text("summary", exact=True))
-    click(row.get_by_text("Show Markdown").first)
-    dialog = page.locator(".dagster-dialog, [role=dialog]").last
-    expect(dialog).to_contain_text("Failing checks (")
-    expect(dialog).to_contain_text(FAILING_CHECK)
-    expect(dialog).to_contain_text("HTML page")
-    page.screenshot(path=str(artifacts_dir / "ui_report_summary.png"))
-    close_dialogs(page)
+    with dialog_expected(page):
+        click(row.get_by_text("Show Markdown").first)
+        dialog = page.locator(".dagster-dialog, [role=dialog]").last
+        expect(dialog).to_contain_text("Failing checks (")
+        expect(dialog).to_contain_text(FAILING_CHECK)
+        expect(dialog).to_contain_text("HTML page")
+        page.screenshot(path=str(artifacts_dir / "ui_report_summary.png"))
     expect(page.locator(".dagster-backdrop")).to_have_count(0)
