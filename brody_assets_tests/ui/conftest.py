@@ -23,7 +23,6 @@ import pytest
 from brody_assets.config import PROJECT_ROOT
 from brody_assets_tests.ui.browser import (
     SEEN_SCRIPT,
-    close_dialogs,
     install_dialog_handler,
     mark_nux_seen,
 )
@@ -118,11 +117,6 @@ def page(browser):
     install_dialog_handler(page)
     yield page
     context.close()
-
-
-def dismiss_welcome(page) -> None:
-    """Close whatever dialog is open (kept for older tests: see :func:`.browser.close_dialogs`)."""
-    close_dialogs(page)
 
 
 @dataclass
