@@ -383,3 +383,18 @@ def test_report_summary_lineage_and_the_sensor_that_keeps_it_current(config, tmp
         assert url.startswith("file:///") and url.endswith("integrity/integrity_report.html")
         assert f"[HTML page]({url})" in summary
         assert meta["generated_at"].value >= meta["newest_check_result"].value
+
+
+def test_checks_log_their_progress_and_time(config):
+    _, config_file = config
+    defs = defs_for(config_file, declarations(blocking=False))
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def(CHECKS_JOB).execute_in_process(instance=instance)
+        messages = [e.user_message for e in instance.all_logs(result.run_id) if e.user_message]
+    step = "legacy/ratinfo/mass"
+    assert f"{step}: running 3 integrity check(s) with Great Expectations" in messages
+    assert any(re.match(rf"{step}: Great Expectations ready in \d+\.\d s; 3 check\(s\) on 1 relation\(s\)", m)
+               for m in messages), messages
+    assert any(re.match(rf"{step}: relation 1/1 \(.*mass\): .*mass_tech_known.* in \d+\.\d s", m) for m in messages)
+    assert any(re.match(r"mass_tech_known: ERROR: 2 unexpected \(66\.6667%\) \(\d+\.\d s\)", m) for m in messages)
+    assert any(re.match(rf"{step}: 3 check\(s\) done in \d+\.\d s, 1 failing", m) for m in messages)

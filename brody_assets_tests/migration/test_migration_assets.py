@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 from dagster import AssetKey, DagsterInstance, Definitions, in_process_executor
@@ -171,3 +172,15 @@ def test_tables_declared_for_a_second_prefix_in_the_same_process(migrated, maria
     ensure_declared(settings)
     assert tables_declared(settings)
     assert tables_declared(migrated[0])
+
+
+def test_each_table_logs_its_progress_and_time(migrated):
+    _, _, _, instance, first, _ = migrated
+    messages = [entry.user_message for entry in instance.all_logs(first.run_id) if entry.user_message]
+    water = [m for m in messages if m.startswith("action.water ")]
+    assert any(re.match(r"action\.water shadow: scope planned in \d+\.\d s: first run: every legacy row", m)
+               for m in water), water
+    assert any(re.match(r"action\.water new: batch 1/\d+ \(full\) done, [\d,]+ rows inserted so far, \d+\.\d s", m)
+               for m in water), water
+    assert any(re.match(r"action\.water new done in \d+\.\d s: legacy rows in scope \([\d,]+\) = migrated", m)
+               for m in water), water
