@@ -73,18 +73,23 @@ def _source_lines(path: str) -> tuple[str, ...]:
     return tuple(Path(path).read_text(encoding="utf-8").splitlines())
 
 
-def source_location(path: str | Path, needle: str) -> tuple[str, int | None]:
-    """(file, line) of the first line of a source file containing ``needle`` (line None if none)."""
+def source_location(path: str | Path, *needles: str) -> tuple[str, int | None]:
+    """(file, line) of the first line containing the last of ``needles``, each searched after the
+    line of the one before (e.g. ``"class Rats("``, ``"class Contact("``: the part of that
+    master); line None when one is not found."""
     path = str(Path(path).resolve())
-    for number, line in enumerate(_source_lines(path), 1):
-        if needle in line:
-            return path, number
-    return path, None
+    lines, start = _source_lines(path), 0
+    for needle in needles:
+        found = next((i for i in range(start, len(lines)) if needle in lines[i]), None)
+        if found is None:
+            return path, None
+        start = found + 1
+    return path, start
 
 
-def registry_entry_location(module_name: str, needle: str) -> tuple[str, int | None]:
-    """(file, line) of ``needle`` in an imported module's source, e.g. a registry entry's name."""
-    return source_location(sys.modules[module_name].__file__, needle)
+def registry_entry_location(module_name: str, *needles: str) -> tuple[str, int | None]:
+    """(file, line) of ``needles`` in an imported module's source, e.g. a registry entry's name."""
+    return source_location(sys.modules[module_name].__file__, *needles)
 
 
 def code_references(*locations: tuple[str, int | None, str]) -> Mapping[str, Any]:

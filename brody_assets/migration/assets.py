@@ -73,7 +73,7 @@ def code_locations(e: TableEntry, layer: str) -> list[tuple[str, int | None, str
     """Where a table is declared: its registry entry and its DataJoint class (file, line, label)."""
     entry_file, entry_line = registry_entry_location(f"brody_assets.migration.entries.{e.family}", f'"{e.name}"')
     schema_file = Path(entry_file).parent.parent / "schemas" / f"{layer}_{e.family}.py"
-    _, class_line = source_location(schema_file, f"class {e.new_class.split('.')[-1]}(")
+    _, class_line = source_location(schema_file, *(f"class {name}(" for name in e.new_class.split(".")))
     return [
         (entry_file, entry_line, f"registry entry {e.name}"),
         (str(schema_file), class_line, f"DataJoint table {e.new_class} ({layer} layer)"),

@@ -184,3 +184,22 @@ def test_each_table_logs_its_progress_and_time(migrated):
                for m in water), water
     assert any(re.match(r"action\.water new done in \d+\.\d s: legacy rows in scope \([\d,]+\) = migrated", m)
                for m in water), water
+
+
+def test_code_references_point_at_each_registry_entry_and_datajoint_class():
+    from pathlib import Path
+
+    from brody_assets.migration.assets import build_migration_assets
+
+    specs = {spec.key.to_user_string(): spec for a in build_migration_assets(["team:lab"]) for spec in a.specs}
+    for e in entries():
+        spec = specs[f"migrated/{e.family}/{e.table}"]
+        assert spec.kinds == {"mariadb", "datajoint"} and spec.owners == ["team:lab"]
+        entry_ref, class_ref = spec.metadata["dagster/code_references"].code_references
+        line = Path(entry_ref.file_path).read_text().splitlines()[entry_ref.line_number - 1]
+        assert f'"{e.name}"' in line and entry_ref.file_path.endswith(f"entries/{e.family}.py")
+        lines = Path(class_ref.file_path).read_text().splitlines()
+        assert f"class {e.new_class.split('.')[-1]}(" in lines[class_ref.line_number - 1], e.name
+        if "." in e.new_class:  # a part: the nearest master above it is its own
+            master = next(x for x in reversed(lines[: class_ref.line_number - 1]) if x.startswith("class "))
+            assert master.startswith(f"class {e.new_class.split('.')[0]}("), e.name
