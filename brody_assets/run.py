@@ -52,6 +52,23 @@ class RunReport:
         return out
 
 
+def migrated_figures(instance, keys) -> dict[str, tuple[int, int, int, int, int]]:
+    """Per migrated asset, from its latest materialization: (run: legacy rows in scope, run:
+    migrated, run: quarantined, table: total rows, ledger: quarantined still open)."""
+    from brody_assets.migration import asset_metadata as m
+
+    names = (m.IN_SCOPE, m.MIGRATED, m.QUARANTINED_IN_SCOPE, m.TABLE_ROWS, m.LEDGER_OPEN)
+    figures = {}
+    for key in keys:
+        if key.path[0] != "migrated":
+            continue
+        records = instance.fetch_materializations(key, limit=1).records
+        meta = records[0].asset_materialization.metadata if records else {}
+        if all(name in meta for name in names):
+            figures[key.to_user_string()] = tuple(int(meta[name].value) for name in names)
+    return figures
+
+
 def materialize_all(jobs: tuple[str, ...] = MAIN_JOBS, log_level: str = "WARNING") -> RunReport:
     from dagster import AssetKey, DagsterInstance
 
@@ -80,17 +97,7 @@ def materialize_all(jobs: tuple[str, ...] = MAIN_JOBS, log_level: str = "WARNING
         count = records[0].asset_observation.metadata.get("dagster/row_count") if records else None
         if count is not None:
             report.observations[key.to_user_string()] = int(count.value)
-    from brody_assets.migration import asset_metadata as m
-
-    for key in defs.resolve_asset_graph().get_all_asset_keys():
-        if key.path[0] != "migrated":
-            continue
-        records = instance.fetch_materializations(key, limit=1).records
-        if records:
-            meta = records[0].asset_materialization.metadata
-            names = (m.IN_SCOPE, m.MIGRATED, m.QUARANTINED_IN_SCOPE, m.TABLE_ROWS, m.LEDGER_OPEN)
-            if all(name in meta for name in names):
-                report.migrated[key.to_user_string()] = tuple(int(meta[name].value) for name in names)
+    report.migrated = migrated_figures(instance, defs.resolve_asset_graph().get_all_asset_keys())
     records = instance.fetch_materializations(AssetKey(["integrity", "report"]), limit=1).records
     if records:
         metadata = records[0].asset_materialization.metadata

@@ -203,3 +203,21 @@ def test_code_references_point_at_each_registry_entry_and_datajoint_class():
         if "." in e.new_class:  # a part: the nearest master above it is its own
             master = next(x for x in reversed(lines[: class_ref.line_number - 1]) if x.startswith("class "))
             assert master.startswith(f"class {e.new_class.split('.')[0]}("), e.name
+
+
+def test_the_shell_summary_reads_table_totals_and_run_figures(migrated, mariadb_server):
+    from brody_assets.run import RunReport, migrated_figures
+
+    settings, _, defs, instance, _, _ = migrated
+    figures = migrated_figures(instance, defs.resolve_asset_graph().get_all_asset_keys())
+    assert len(figures) == len(entries())
+    in_scope, done, quarantined, total, ledger = figures["migrated/action/water"]
+    assert in_scope == done + quarantined
+    with mariadb_server.admin_connect() as admin, admin.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM `{settings.new_prefix}action`.water")
+        assert total == cursor.fetchone()[0]
+        cursor.execute(f"SELECT COUNT(*) FROM `{settings.new_prefix}migration`.quarantine "
+                       "WHERE table_name = 'action.water'")
+        assert ledger == cursor.fetchone()[0]
+    line = next(x for x in RunReport(migrated=figures).lines() if "migrated/action/water" in x)
+    assert line.split()[1:3] == [f"{total:,}", f"{ledger:,}"]
