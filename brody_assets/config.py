@@ -41,6 +41,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+DEFAULT_OWNERS: tuple[str, ...] = ("team:brody-lab",)
 DEFAULT_NEW_PREFIX = "bl_new_"
 DEFAULT_SHADOW_PREFIX = "bl_shadow_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -116,6 +117,7 @@ class Settings:
     def legacy_on_pipeline_server(self) -> bool:
         """True when the legacy schemas live on the pipeline's own server (same host and port)."""
         return same_server(self.legacy, self.database)
+    owners: tuple[str, ...] = DEFAULT_OWNERS
 
     def legacy_schema(self, name: str) -> str:
         """The real schema name of a legacy schema (``bdata``, ``ratinfo``, ``protocol``)."""
@@ -277,7 +279,49 @@ def settings_from_mapping(
         cup_root=_path(values.get("cup_root"), base),
         datajoint={k: raw[k] for k in _DATAJOINT_PASSTHROUGH if k in raw},
         source=source,
+        owners=_owners(custom.get("owners"), where),
     )
+
+
+_OWNER = re.compile(r"^(team:[A-Za-z0-9_.-]+|[^@\s]+@[^@\s]+\.[^@\s]+)$")
+
+
+def _owners(value: Any, where: str) -> tuple[str, ...]:
+    """``custom.owners``: who answers for the assets (Dagster shows them on every asset page)."""
+    if value is None:
+        return DEFAULT_OWNERS
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{where}: 'custom.owners' must be a list of owners, e.g. [\"team:brody-lab\"]")
+    for owner in value:
+        if not isinstance(owner, str) or not _OWNER.match(owner):
+            raise ConfigError(
+                f"{where}: 'custom.owners' entry {owner!r} must be an email address or a team name "
+                "prefixed with 'team:' (e.g. \"team:brody-lab\" or \"manager@princeton.edu\")"
+            )
+    return tuple(value)
+
+
+def load_owners(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The asset owners from ``custom.owners``, read when the Definitions load.
+
+    Reads only that key (no passwords are needed to know who owns the assets); without a config
+    file, or without the key, the default :data:`DEFAULT_OWNERS`. A malformed value is an error
+    naming the key.
+    """
+    env = os.environ if env is None else env
+    path = Path(path) if path is not None else config_path(env)
+    if not path.is_file():
+        return DEFAULT_OWNERS
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ConfigError(
+            f"{path} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"
+        ) from None
+    custom = raw.get("custom", {}) if isinstance(raw, dict) else {}
+    return _owners(custom.get("owners") if isinstance(custom, dict) else None, str(path))
 
 
 def _database(

@@ -2,13 +2,16 @@
 
 from dagster import Definitions, in_process_executor
 
+from brody_assets.config import load_owners
 from brody_assets.ephys.definitions import ephys_definitions
 from brody_assets.integrity.checks import integrity_definitions
 from brody_assets.legacy.assets import legacy_definitions
 from brody_assets.migration.assets import migration_definitions
 from brody_assets.resources import DataJointResource, DrivesResource, LegacyDatabaseResource
 
-_domains = [legacy_definitions(), migration_definitions()]
+# Who answers for the assets (custom.owners in dj_local_conf.json; default team:brody-lab).
+_owners = load_owners()
+_domains = [legacy_definitions(_owners), migration_definitions(_owners)]
 
 defs = Definitions.merge(
     *_domains,
@@ -16,6 +19,7 @@ defs = Definitions.merge(
     integrity_definitions(
         existing_asset_keys=[key for domain in _domains for a in domain.assets for key in a.keys],
         legacy_resource_key="legacy_db",  # legacy on another server is read through it
+        owners=_owners,
     ),
     # Neuropixels recordings and their Kilosort outputs, one partition per recording.
     ephys_definitions(),

@@ -29,7 +29,9 @@ class RunReport:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     integrity: dict[str, object] = field(default_factory=dict)
-    migrated: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    # asset key -> (run: legacy rows in scope, run: migrated, run: quarantined, table: total rows,
+    #              ledger: quarantined still open)
+    migrated: dict[str, tuple[int, int, int, int, int]] = field(default_factory=dict)
     # partition key -> (ingested, units, reason it failed)
     recordings: dict[str, tuple[bool, int, str]] = field(default_factory=dict)
 
@@ -40,13 +42,16 @@ class RunReport:
             out.append(f"legacy tables observed: {len(self.observations)} ({total:,} rows)")
             out.extend(f"  {key:<34} {count:>9,} rows" for key, count in sorted(self.observations.items()))
         if self.migrated:
-            rows = sum(m for _, m, _ in self.migrated.values())
-            quarantined = sum(q for _, _, q in self.migrated.values())
-            out.append(f"migrated tables: {len(self.migrated)} ({rows:,} rows migrated, "
-                       f"{quarantined:,} quarantined with a reason)")
+            legacy, rows, quarantined, total, ledger = (sum(v[i] for v in self.migrated.values()) for i in range(5))
+            out.append(
+                f"migrated tables: {len(self.migrated)}; the tables now hold {total:,} rows, the quarantine "
+                f"ledger {ledger:,}; this run: legacy rows in scope ({legacy:,}) = migrated ({rows:,}) + "
+                f"quarantined ({quarantined:,})"
+            )
+            out.append(f"  {'table':<40} {'table rows':>10} {'ledger':>7}   this run: in scope = migrated + quarantined")
             out.extend(
-                f"  {key:<40} {legacy:>9,} legacy rows in scope = {migrated:>9,} migrated + {q:>6,} quarantined"
-                for key, (legacy, migrated, q) in sorted(self.migrated.items())
+                f"  {key:<40} {total:>10,} {ledger:>7,}   {legacy:>9,} = {migrated:>9,} + {q:>6,}"
+                for key, (legacy, migrated, q, total, ledger) in sorted(self.migrated.items())
             )
         if self.integrity:
             out.append(
@@ -171,6 +176,23 @@ def ingest_recordings(defs, instance, report: RunReport, log_level: str = "WARNI
             report.recordings[key] = (False, 0, _deepest_message(result))
 
 
+def migrated_figures(instance, keys) -> dict[str, tuple[int, int, int, int, int]]:
+    """Per migrated asset, from its latest materialization: (run: legacy rows in scope, run:
+    migrated, run: quarantined, table: total rows, ledger: quarantined still open)."""
+    from brody_assets.migration import asset_metadata as m
+
+    names = (m.IN_SCOPE, m.MIGRATED, m.QUARANTINED_IN_SCOPE, m.TABLE_ROWS, m.LEDGER_OPEN)
+    figures = {}
+    for key in keys:
+        if key.path[0] != "migrated":
+            continue
+        records = instance.fetch_materializations(key, limit=1).records
+        meta = records[0].asset_materialization.metadata if records else {}
+        if all(name in meta for name in names):
+            figures[key.to_user_string()] = tuple(int(meta[name].value) for name in names)
+    return figures
+
+
 def materialize_all(jobs: tuple[str, ...] = MAIN_JOBS, log_level: str = "CRITICAL") -> RunReport:
     """Run ``jobs`` in order in this process, each recorded as a run of the code location in
     ``workspace.yaml`` (so the UI lists it under its job; :mod:`brody_assets.instance.shell`)."""
@@ -200,20 +222,10 @@ def materialize_all(jobs: tuple[str, ...] = MAIN_JOBS, log_level: str = "CRITICA
     for table in LEGACY_TABLES:
         key = AssetKey(table.asset_path)
         records = instance.fetch_observations(key, limit=1).records
-        count = records[0].asset_observation.metadata.get("row_count") if records else None
+        count = records[0].asset_observation.metadata.get("dagster/row_count") if records else None
         if count is not None:
             report.observations[key.to_user_string()] = int(count.value)
-    for key in defs.resolve_asset_graph().get_all_asset_keys():
-        if key.path[0] != "migrated":
-            continue
-        records = instance.fetch_materializations(key, limit=1).records
-        if records:
-            meta = records[0].asset_materialization.metadata
-            if "legacy_rows_in_scope" in meta:
-                report.migrated[key.to_user_string()] = (
-                    int(meta["legacy_rows_in_scope"].value), int(meta["migrated"].value),
-                    int(meta["quarantined"].value),
-                )
+    report.migrated = migrated_figures(instance, defs.resolve_asset_graph().get_all_asset_keys())
     records = instance.fetch_materializations(AssetKey(["integrity", "report"]), limit=1).records
     if records:
         metadata = records[0].asset_materialization.metadata

@@ -160,3 +160,19 @@ def test_a_failing_materialize_prints_one_clear_error_per_cause(tmp_path, mariad
     assert f"cannot connect to the server at 127.0.0.1:1 as the pipeline account '{pipe.user}'" in errors[0]
     assert "'database.host' / 'database.port'" in errors[0]
     assert "Traceback" not in shown and len(shown.splitlines()) < 40, shown
+
+
+def test_run_summary_shows_table_totals_beside_the_runs_own_figures():
+    from brody_assets.run import RunReport
+
+    report = RunReport(migrated={
+        "migrated/action/water": (606, 588, 18, 4_210, 29),
+        "migrated/action/mass": (10, 10, 0, 3_000, 0),
+    })
+    lines = report.lines()
+    assert lines[0] == (
+        "migrated tables: 2; the tables now hold 7,210 rows, the quarantine ledger 29; this run: "
+        "legacy rows in scope (616) = migrated (598) + quarantined (18)"
+    )
+    water = next(line for line in lines if "migrated/action/water" in line)
+    assert water.split() == ["migrated/action/water", "4,210", "29", "606", "=", "588", "+", "18"]

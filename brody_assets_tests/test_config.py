@@ -186,3 +186,17 @@ def test_use_tls_is_what_every_connection_asks_for(mariadb_server, prefix_factor
         Db(required, max_retries=0)
     with pytest.raises(sa.exc.OperationalError, match="SSL is required"):
         sa.create_engine(_url(required)).connect()
+
+
+def test_owners_come_from_custom_owners(tmp_path):
+    from brody_assets.config import DEFAULT_OWNERS, ConfigError, load_owners
+
+    assert load_owners(tmp_path / "absent.json", env={}) == DEFAULT_OWNERS
+    conf = tmp_path / "conf.json"
+    conf.write_text(json.dumps({"custom": {"owners": ["team:brody-lab", "manager@princeton.edu"]}}))
+    assert load_owners(conf, env={}) == ("team:brody-lab", "manager@princeton.edu")
+    conf.write_text(json.dumps({"custom": {"owners": ["Brody Lab"]}}))
+    with pytest.raises(ConfigError, match=r"custom.owners.*'Brody Lab'.*team:"):
+        load_owners(conf, env={})
+    template = json.loads((PROJECT_ROOT / "resources" / "dj_local_conf.json").read_text())
+    assert template["custom"]["owners"] == list(DEFAULT_OWNERS)

@@ -13,6 +13,7 @@ Great Expectations is imported only when a check executes (inside ``runner.run_c
 """
 
 import re
+import time
 from collections.abc import Callable, Iterable, Sequence
 
 from dagster import (
@@ -22,24 +23,27 @@ from dagster import (
     AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
-    AssetExecutionContext,
     AssetKey,
     AssetSelection,
     Definitions,
-    MaterializeResult,
     MetadataValue,
-    asset,
     define_asset_job,
     multi_asset_check,
 )
 
+from brody_assets.config import DEFAULT_OWNERS
 from brody_assets.integrity.declarations import CheckDeclaration, load_declarations
+from brody_assets.integrity.report_asset import (
+    CHECKS_JOB,
+    GROUP,
+    REPORT_JOB,
+    REPORT_KEY,
+    integrity_report_after_checks,
+    report_asset,
+)
 from brody_assets.integrity.runner import CheckOutcome, run_checks
 
-GROUP = "integrity"
-CHECKS_JOB = "integrity_checks"
-REPORT_JOB = "integrity_report"
-REPORT_KEY = AssetKey(["integrity", "report"])
+__all__ = ["CHECKS_JOB", "GROUP", "REPORT_JOB", "REPORT_KEY", "integrity_definitions", "report_asset"]
 
 
 def check_key(declaration: CheckDeclaration) -> AssetCheckKey:
@@ -133,7 +137,7 @@ def _multi_check(
             asset=AssetKey(list(d.asset)),
             description=_description(d),
             blocking=d.blocking,
-            metadata={"spec": d.spec or "-", "severity": d.severity, "batch": d.batch_ref},
+            metadata={"spec": d.spec or "-", "severity": severity_label(d), "batch": d.batch_ref},
         )
         for d in members
     ]
@@ -151,38 +155,100 @@ def _multi_check(
         chosen = [d for key, d in by_key.items() if key in context.selected_asset_check_keys]
         settings = getattr(context.resources, resource_key).settings
         legacy = getattr(context.resources, legacy_resource_key) if legacy_resource_key else None
-        for outcome in run_checks(
-            settings, chosen, legacy_connect=legacy.connect if legacy is not None else None
-        ):
+        by_name = {(d.asset, d.name): d for d in chosen}
+        started = time.perf_counter()
+        context.log.info(f"{group}: running {len(chosen)} integrity check(s) with Great Expectations")
+        outcomes = run_checks(
+            settings,
+            chosen,
+            legacy_connect=legacy.connect if legacy is not None else None,
+            progress=lambda line: context.log.info(f"{group}: {line}"),
+        )
+        for outcome in outcomes:
+            declaration = by_name.get((outcome.asset, outcome.name))
+            line = f"{outcome.name}: {_result_text(outcome, declaration)} ({outcome.duration_s:.1f} s)"
             if outcome.error:
                 context.log.error(f"{outcome.name}: {outcome.error}")
+            else:
+                context.log.info(line)
             yield AssetCheckResult(
                 asset_key=AssetKey(list(outcome.asset)),
                 check_name=outcome.name,
                 passed=outcome.passed,
                 severity=_severity(outcome),
                 metadata=outcome_metadata(outcome),
-                description=_result_text(outcome),
+                description=_result_text(outcome, declaration),
             )
+        failing = sum(not o.passed for o in outcomes)
+        context.log.info(f"{group}: {len(outcomes)} check(s) done in {time.perf_counter() - started:.1f} s, "
+                         f"{failing} failing")
 
     return _integrity_check
 
 
+WHY = {
+    "ERROR": "data lost or a broken key, which downstream tables must not build on",
+    "WARN": "a lab-practice conflict or rows set aside in the quarantine ledger with a reason: "
+    "to review, nothing lost",
+}
+
+
+def severity_levels(d: CheckDeclaration) -> dict[str, list[str]]:
+    """Each severity the check can fail with, and the expectations that fail with it."""
+    levels: dict[str, list[str]] = {}
+    for expectation in d.expectations:
+        levels.setdefault(expectation.severity or d.severity, []).append(expectation.describe())
+    return levels or {d.severity: [d.description or d.name]}
+
+
+def severity_label(d: CheckDeclaration) -> str:
+    """The declared severity in a few words, e.g. ``ERROR (blocking)`` or, for a check whose parts
+    differ, ``ERROR (blocking) or WARN, by the part that fails``."""
+    levels = severity_levels(d)
+    blocking = " (blocking)" if d.blocking and "ERROR" in levels else ""
+    if len(levels) > 1:
+        return f"ERROR{blocking} or WARN, by the part that fails"
+    (level,) = levels
+    return f"{level}{blocking}"
+
+
+def severity_text(d: CheckDeclaration) -> str:
+    """Why the check is ERROR or WARN, and what a failure does to downstream assets."""
+    levels = severity_levels(d)
+    if "ERROR" in levels:
+        blocks = ("blocks downstream assets in the run that materializes this asset" if d.blocking
+                  else "does not block downstream assets (declared non-blocking)")
+    if len(levels) > 1:
+        error, warn = ("; ".join(f"“{text}”" for text in levels[level]) for level in ("ERROR", "WARN"))
+        return (
+            f"Two severities: ERROR when {error} finds rows ({WHY['ERROR']}; {blocks}); "
+            f"WARN when only {warn} finds rows ({WHY['WARN']}; never blocks)."
+        )
+    (level,) = levels
+    if level == "ERROR":
+        return f"Severity ERROR: a failure means {WHY['ERROR']}; it {blocks}."
+    return f"Severity WARN: a failure is {WHY['WARN']}; it never blocks downstream assets."
+
+
 def _description(d: CheckDeclaration) -> str:
     head = f"[{d.spec}] " if d.spec else ""
-    tail = " Blocks downstream assets when it fails with ERROR." if d.blocking else ""
-    return f"{head}{d.description or d.name} ({d.severity}).{tail}"
+    text = (d.description or d.name).rstrip(".")
+    return f"{head}{text}. {severity_text(d)}"
 
 
-def _result_text(outcome: CheckOutcome) -> str:
+def _result_text(outcome: CheckOutcome, declaration: CheckDeclaration | None = None) -> str:
     if outcome.error:
-        return f"errored: {outcome.error.splitlines()[0][:300]}"
+        return f"{outcome.severity}: errored: {outcome.error.splitlines()[0][:300]}"
     if outcome.passed:
         return "passed"
     percent = (
         f" ({outcome.unexpected_percent:g}%)" if outcome.unexpected_percent is not None else ""
     )
-    return f"{outcome.unexpected_count:,} unexpected{percent}"
+    text = f"{outcome.severity}: {outcome.unexpected_count:,} unexpected{percent}"
+    levels = severity_levels(declaration) if declaration is not None else {}
+    if len(levels) > 1 and outcome.severity == "WARN":
+        text += f"; only the WARN part found rows ({'; '.join(levels['WARN'])}): nothing lost"
+    return text
 
 
 def integrity_checks_job(checks: Sequence[AssetChecksDefinition]):
@@ -193,42 +259,6 @@ def integrity_checks_job(checks: Sequence[AssetChecksDefinition]):
         description="Run every integrity check (Great Expectations on MariaDB); materializes nothing.",
         tags={"brody/kind": "integrity"},
     )
-
-
-def report_asset(check_keys: Sequence[AssetCheckKey]):
-    """The ``integrity/report`` asset: every check's latest result and since when it has failed."""
-    keys = list(check_keys)
-
-    @asset(
-        key=REPORT_KEY,
-        group_name=GROUP,
-        kinds={"html"},
-        description=(
-            "The integrity report: every integrity check with pass/fail, severity, unexpected "
-            "count and since when it has failed, from the instance's check history; also written "
-            "as a static HTML page under the instance's storage directory."
-        ),
-    )
-    def integrity_report(context: AssetExecutionContext) -> MaterializeResult:
-        from brody_assets.integrity.report import render_markdown, summarize, write_html
-
-        rows = summarize(context.instance, keys)
-        path = write_html(rows, context.instance.storage_directory())
-        failing = [r for r in rows if r.status == "FAILED"]
-        return MaterializeResult(
-            metadata={
-                "checks": MetadataValue.int(len(rows)),
-                "failing": MetadataValue.int(len(failing)),
-                "failing_error": MetadataValue.int(
-                    sum(1 for r in failing if r.severity == "ERROR")
-                ),
-                "never_run": MetadataValue.int(sum(1 for r in rows if r.status == "NEVER_RUN")),
-                "summary": MetadataValue.md(render_markdown(rows)),
-                "html_report": MetadataValue.path(str(path)),
-            }
-        )
-
-    return integrity_report
 
 
 def all_declarations() -> list[CheckDeclaration]:
@@ -256,8 +286,10 @@ def integrity_definitions(
     resource_key: str = "datajoint",
     group_by: Callable[[CheckDeclaration], str] = _by_asset,
     legacy_resource_key: str | None = None,
+    owners: Sequence[str] = DEFAULT_OWNERS,
 ) -> Definitions:
-    """The integrity domain's Definitions: the checks, the checks job and the report asset.
+    """The integrity domain's Definitions: the checks, the checks job, the report asset and the
+    sensor that refreshes it after every run that evaluated checks.
 
     ``declarations`` default to :func:`all_declarations` (the YAML files under
     ``resources/expectations/`` plus the checks generated from the migration registry).
@@ -273,8 +305,9 @@ def integrity_definitions(
     )
     keys = [key for check in checks for key in check.check_keys]
     return Definitions(
-        assets=[report_asset(keys), schemas_asset],
+        assets=[report_asset(keys, owners), schemas_asset],
         asset_checks=checks,
+        sensors=[integrity_report_after_checks],
         jobs=([integrity_checks_job(checks)] if checks else [])
         + [
             define_asset_job(

@@ -382,7 +382,7 @@ def comparison_declarations() -> list[CheckDeclaration]:
 schemas_asset = AssetSpec(
     key=SCHEMAS_KEY,
     group_name="integrity",
-    kinds={"mysql"},
+    kinds={"mariadb"},
     description=(
         "The legacy and new schemas as information_schema describes them (tables, columns, types). "
         "Not materialized: the comparison checks (spec 47-51) run on it and compare them with the "

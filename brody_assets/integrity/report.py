@@ -171,6 +171,50 @@ def render_markdown(rows: Sequence[ReportRow]) -> str:
     return "\n".join(lines)
 
 
+def counts_by_severity(rows: Sequence[ReportRow]) -> dict[str, dict[str, int]]:
+    """``{"ERROR": {"passing": n, "failing": n, "errored": n}, "WARN": {...}}`` over the checks'
+    latest results (a check that errored is failing too; ``errored`` counts those)."""
+    counts = {level: {"passing": 0, "failing": 0, "errored": 0} for level in ("ERROR", "WARN")}
+    for r in rows:
+        if r.status == "NEVER_RUN" or r.severity not in counts:
+            continue
+        counts[r.severity]["failing" if r.status == "FAILED" else "passing"] += 1
+        if r.error:
+            counts[r.severity]["errored"] += 1
+    return counts
+
+
+def render_summary(rows: Sequence[ReportRow], generated: datetime, html_url: str | None = None) -> str:
+    """The report as markdown for the asset page: when, counts by severity, the failing checks."""
+    counts = counts_by_severity(rows)
+    latest = max((r.last_run_at for r in rows if r.last_run_at), default=None)
+    never = sum(r.status == "NEVER_RUN" for r in rows)
+    lines = [
+        f"Generated **{_when(generated)}** from the latest result of each of the {len(rows)} checks"
+        + (f" (newest check result: {_when(latest)})." if latest else " (no check has run yet)."),
+        "",
+        "| severity | passing | failing | of which errored |",
+        "|---|---:|---:|---:|",
+    ]
+    for level in ("ERROR", "WARN"):
+        c = counts[level]
+        lines.append(f"| {level} | {c['passing']} | {c['failing']} | {c['errored']} |")
+    if never:
+        lines += ["", f"{never} check(s) have never run."]
+    failing = [r for r in rows if r.status == "FAILED"]
+    lines += ["", f"**Failing checks ({len(failing)})**" + (":" if failing else ": none."), ""]
+    for r in failing:
+        percent = f" ({r.unexpected_percent:.4g}%)" if r.unexpected_percent is not None else ""
+        what = (f"errored: {r.error.splitlines()[0][:160]}" if r.error
+                else f"{r.unexpected_count or 0:,} unexpected{percent}")
+        lines.append(
+            f"- **{r.name}** on `{r.asset}` ({r.severity}): {what}; failing since {r.since_text}"
+        )
+    if html_url:
+        lines += ["", f"Full report with the failing rows: [HTML page]({html_url})"]
+    return "\n".join(lines)
+
+
 def render_text(rows: Sequence[ReportRow]) -> str:
     """The summary as aligned plain text (the CLI)."""
     header = ("STATUS", "SEVERITY", "CHECK", "ASSET", "UNEXPECTED", "FAILING SINCE")
@@ -310,13 +354,13 @@ def render_html(rows: Sequence[ReportRow], generated: datetime | None = None) ->
     )
 
 
-def write_html(rows: Sequence[ReportRow], storage_dir: str | Path) -> Path:
+def write_html(rows: Sequence[ReportRow], storage_dir: str | Path, generated: datetime | None = None) -> Path:
     """Write the page under ``<storage_dir>/integrity/`` and return its path."""
     folder = Path(storage_dir) / REPORT_DIR
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / REPORT_FILE
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(render_html(rows), encoding="utf-8")
+    tmp.write_text(render_html(rows, generated), encoding="utf-8")
     tmp.replace(path)
     return path
 

@@ -101,6 +101,7 @@ def run_checks(
     sample_rows: int = SAMPLE_ROWS,
     today: date | None = None,
     legacy_connect: Callable[[], Any] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> list[CheckOutcome]:
     """Run the declarations (or the ``selected`` ones, by name or ``asset/path:name``).
 
@@ -112,6 +113,9 @@ def run_checks(
     context manager giving its connection, e.g. ``LegacyDatabaseResource.connect``; default: a
     connection as ``settings.legacy``), and checks that join legacy with pipeline tables are run
     across both servers by :mod:`.xserver`.
+
+    ``progress`` (optional) receives a line when GX is ready and after each batch (one relation
+    and the checks on it), with the elapsed seconds.
     """
     from brody_assets.integrity import xserver
 
@@ -123,7 +127,7 @@ def run_checks(
     declarations = tolerate_missing_ledger(declarations, settings)  # before the first migration
     today = today or date.today()
     if not xserver.cross_server(settings):
-        return _run_gx(settings, declarations, sample_rows, today)
+        return _run_gx(settings, declarations, sample_rows, today, progress)
     mixed, legacy = xserver.federated_declarations(declarations)
     routed = [
         replace(d, connection="legacy") if i in set(legacy) else d
@@ -132,7 +136,7 @@ def run_checks(
     out: dict[int, CheckOutcome] = {}
     plain = [i for i in range(len(routed)) if i not in set(mixed)]
     if plain:
-        ran = _run_gx(settings, [routed[i] for i in plain], sample_rows, today)
+        ran = _run_gx(settings, [routed[i] for i in plain], sample_rows, today, progress)
         out.update(zip(plain, ran, strict=True))
     if mixed:
         try:
@@ -146,7 +150,11 @@ def run_checks(
             return [out[i] for i in range(len(routed))]
         try:
             for i in mixed:
+                started = time.perf_counter()
                 out[i] = _run_federated(federation, routed[i], settings, sample_rows)
+                if progress is not None:
+                    progress(f"{routed[i].name}: legacy (other server) joined with pipeline tables, "
+                             f"{time.perf_counter() - started:.1f} s")
         finally:
             federation.close()
         log.info(
@@ -162,12 +170,18 @@ def _run_gx(
     declarations: Sequence[CheckDeclaration],
     sample_rows: int,
     today: date,
+    progress: Callable[[str], None] | None = None,
 ) -> list[CheckOutcome]:
     """Run declarations through Great Expectations, each batch on its own connection."""
     secrets = [s.password.reveal() for s in (settings.database, settings.legacy)]
+    report = progress or (lambda _message: None)
+    t0 = time.perf_counter()
     gx = _import_gx()
     context = gx.get_context(mode="ephemeral")
     _quiet(context)
+    batches = _batches(declarations)
+    report(f"Great Expectations ready in {time.perf_counter() - t0:.1f} s; {len(declarations)} check(s) "
+           f"on {len(batches)} relation(s)")
 
     results: dict[int, list[ExpectationOutcome | None]] = {
         i: [None] * len(d.expectations) for i, d in enumerate(declarations)
@@ -176,7 +190,7 @@ def _run_gx(
     durations: dict[int, float] = {}
     datasources: dict[str, Any] = {}
 
-    for number, (batch_key, members) in enumerate(_batches(declarations).items()):
+    for number, (batch_key, members) in enumerate(batches.items()):
         started = time.perf_counter()
         connection = batch_key[0]
         try:
@@ -204,6 +218,8 @@ def _run_gx(
                 ]
                 element_counts[i] = None
                 durations[i] = time.perf_counter() - started
+            report(f"relation {number + 1}/{len(batches)} ({_relation_label(declarations[members[0]])}) "
+                   f"cannot be read: {message.splitlines()[0][:200]}")
             continue
 
         count = _run_batch(
@@ -222,6 +238,9 @@ def _run_gx(
         for i in members:
             element_counts[i] = count
             durations[i] = time.perf_counter() - started
+        report(f"relation {number + 1}/{len(batches)} ({_relation_label(declarations[members[0]])}): "
+               f"{', '.join(declarations[i].name for i in members)} in {time.perf_counter() - started:.1f} s "
+               f"({time.perf_counter() - t0:.1f} s so far)")
 
     return [
         _outcome(d, results[i], element_counts.get(i), durations.get(i, 0.0), settings)
@@ -293,6 +312,10 @@ def _url(account: DatabaseSettings) -> str:
         f"mysql+pymysql://{quote_plus(account.user)}:{quote_plus(account.password.reveal())}"
         f"@{account.host}:{account.port}/?{account.tls_query()}"
     )
+
+
+def _relation_label(declaration: CheckDeclaration) -> str:
+    return declaration.table or "query"
 
 
 def _batches(declarations: Sequence[CheckDeclaration]) -> dict[tuple, list[int]]:

@@ -5,13 +5,16 @@ Plain Python + SQL (no Dagster): the observation assets and the CLI both call th
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pymysql
 
+from brody_assets.db.columns import Column, pymysql_query, read_columns
 from brody_assets.legacy.catalog import LegacyTable
+from brody_assets.legacy.columns import remarks
 
 
 class MissingLegacyTableError(RuntimeError):
@@ -24,6 +27,7 @@ class TableObservation:
     row_count: int
     newest_date: str | None
     max_key: int | None
+    columns: tuple[Column, ...] = ()  # the table's DDL as the server holds it
 
     @property
     def data_version(self) -> str:
@@ -64,7 +68,16 @@ def observe_table(conn: pymysql.Connection, table: LegacyTable, schema_prefix: s
         row_count=int(count),
         newest_date=_as_text(newest),
         max_key=int(max_key) if max_key is not None else None,
+        columns=tuple(legacy_columns(conn, table, schema_prefix)),
     )
+
+
+def legacy_columns(conn: pymysql.Connection, table: LegacyTable, schema_prefix: str) -> list[Column]:
+    """The table's columns as the server holds them; descriptions as :func:`.columns.remarks`."""
+    return [
+        dataclasses.replace(column, comment=remarks(table, column.name, column.comment))
+        for column in read_columns(pymysql_query(conn), f"{schema_prefix}{table.schema}", table.name)
+    ]
 
 
 def observe_tables(

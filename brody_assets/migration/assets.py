@@ -7,6 +7,8 @@ into metadata a data manager can act on. Every migrated asset carries a **blocki
 never run on a table that lost rows.
 """
 
+from collections.abc import Sequence
+from pathlib import Path
 
 from dagster import (
     AssetCheckResult,
@@ -25,7 +27,24 @@ from dagster import (
     define_asset_job,
 )
 
-from brody_assets.migration.registry import REASONS, TableEntry, entries
+from brody_assets.config import DEFAULT_OWNERS
+from brody_assets.conventions import (
+    KINDS_MIGRATED,
+    code_references,
+    registry_entry_location,
+    source_location,
+)
+from brody_assets.migration.asset_metadata import (
+    IN_SCOPE,
+    MIGRATED,
+    QUARANTINED_IN_SCOPE,
+    SCOPE,
+    UNACCOUNTED,
+    accounting_text,
+    glossary,
+    stage_metadata,
+)
+from brody_assets.migration.registry import TableEntry, entries
 from brody_assets.resources import MigrationResource
 
 RECONCILED = "legacy_rows_accounted_for"
@@ -50,58 +69,59 @@ def _by_name() -> dict[str, TableEntry]:
     return {e.name: e for e in entries()}
 
 
-def _quarantine_table(result) -> str:
-    if not result.quarantined:
-        return "No rows quarantined in this stage."
-    lines = ["| reason | rows | meaning | sample legacy keys |", "|---|---:|---|---|"]
-    for reason, count in sorted(result.quarantined.items(), key=lambda kv: -kv[1]):
-        samples = ", ".join(f"`{s}`" for s in result.samples.get(reason, [])[:5])
-        lines.append(f"| {reason} | {count} | {REASONS.get(reason, '')} | {samples} |")
-    return "\n".join(lines)
+def code_locations(e: TableEntry, layer: str) -> list[tuple[str, int | None, str]]:
+    """Where a table is declared: its registry entry and its DataJoint class (file, line, label)."""
+    entry_file, entry_line = registry_entry_location(f"brody_assets.migration.entries.{e.family}", f'"{e.name}"')
+    schema_file = Path(entry_file).parent.parent / "schemas" / f"{layer}_{e.family}.py"
+    _, class_line = source_location(schema_file, *(f"class {name}(" for name in e.new_class.split(".")))
+    return [
+        (entry_file, entry_line, f"registry entry {e.name}"),
+        (str(schema_file), class_line, f"DataJoint table {e.new_class} ({layer} layer)"),
+    ]
 
 
-def _stage_metadata(result) -> dict:
-    metadata = {
-        "scope": MetadataValue.text(result.scope or "-"),
-        "mode": MetadataValue.text(result.mode),
-        "batches": MetadataValue.int(result.batches),
-        "rows_inserted": MetadataValue.int(result.inserted),
-        "rows_quarantined": MetadataValue.int(sum(result.quarantined.values())),
-        "quarantine": MetadataValue.md(_quarantine_table(result)),
-        "seconds": MetadataValue.float(float(result.seconds)),
-    }
-    if result.skipped:
-        metadata["skipped"] = MetadataValue.text(result.skipped)
-    return metadata
+def _describe(text: str, layer: str, computed: bool = False) -> str:
+    return f"{text}\n\n**What these numbers mean** (each materialization):\n\n{glossary(layer, computed)}"
 
 
-def _shadow_asset(e: TableEntry) -> AssetsDefinition:
+def _shadow_asset(e: TableEntry, owners: Sequence[str]) -> AssetsDefinition:
     deps = [legacy_key(e.legacy), *(legacy_key(t) for t in e.lookups)]
 
     @asset(
         key=shadow_key(e),
         deps=deps,
         group_name=GROUP_SHADOW,
-        kinds={"mysql", "datajoint"},
-        description=(
+        kinds=set(KINDS_MIGRATED),
+        owners=list(owners),
+        description=_describe(
             f"Shadow of legacy `{e.legacy}` for {e.name}: one row per legacy row, keyed by the legacy "
             f"key ({', '.join(e.legacy_key)}), with every new column already transformed. Rows a rule "
             "rejects go to the quarantine ledger with their reason. "
-            + (e.description or "")
+            + (e.description or ""),
+            "shadow",
         ),
         tags={"layer": "shadow"},
+        metadata=dict(code_references(*code_locations(e, "shadow"))),
     )
     def _shadow(context: AssetExecutionContext, migration: MigrationResource) -> MaterializeResult:
         from brody_assets.migration.engine import to_shadow
+        from brody_assets.migration.engine.facts import table_facts
 
-        result = to_shadow(migration.engine(), e)
-        context.log.info(f"{e.name} shadow: {result.inserted} inserted, {result.quarantined} quarantined")
-        return MaterializeResult(metadata=_stage_metadata(result))
+        context.log.info(f"{e.name} shadow: legacy `{e.legacy}` -> shadow table")
+        engine = migration.engine()
+        result = to_shadow(engine, e, progress=context.log.info)
+        facts = None if result.skipped else table_facts(engine, e, "shadow")
+        context.log.info(
+            f"{e.name} shadow done in {result.seconds:.1f} s: {result.inserted:,} rows inserted, "
+            f"{sum(result.quarantined.values()):,} quarantined this run"
+            + (f"; the shadow table holds {facts.row_count:,} rows" if facts else "")
+        )
+        return MaterializeResult(metadata=stage_metadata(result, facts))
 
     return _shadow
 
 
-def _migrated_asset(e: TableEntry, names: dict[str, TableEntry]) -> AssetsDefinition:
+def _migrated_asset(e: TableEntry, names: dict[str, TableEntry], owners: Sequence[str]) -> AssetsDefinition:
     deps = [] if e.kind == "computed" else [shadow_key(e)]
     deps += [migrated_key(names[parent]) for parent in e.depends]
 
@@ -109,12 +129,16 @@ def _migrated_asset(e: TableEntry, names: dict[str, TableEntry]) -> AssetsDefini
         key=migrated_key(e),
         deps=deps,
         group_name=GROUP_MIGRATED,
-        kinds={"mysql", "datajoint"},
-        description=(
+        kinds=set(KINDS_MIGRATED),
+        owners=list(owners),
+        description=_describe(
             f"New DataJoint table {e.name} ({e.new_class}), from legacy `{e.legacy}`. "
-            + (e.description or "")
+            + (e.description or ""),
+            "new",
+            computed=e.kind == "computed",
         ),
         tags={"layer": "migrated"},
+        metadata=dict(code_references(*code_locations(e, "new"))),
         check_specs=[
             AssetCheckSpec(
                 RECONCILED,
@@ -122,56 +146,53 @@ def _migrated_asset(e: TableEntry, names: dict[str, TableEntry]) -> AssetsDefini
                 blocking=True,
                 description=(
                     "Every legacy row in the run's scope is either migrated or in the quarantine "
-                    "ledger with a reason: nothing lost (ERROR blocks downstream assets)."
+                    "ledger with a reason: legacy rows in scope = migrated + quarantined. Severity "
+                    "ERROR, blocking: a row neither migrated nor quarantined is data lost, so "
+                    "downstream assets must not build on this table until it is found."
                 ),
+                metadata={"severity": "ERROR (blocking)"},
             )
         ],
     )
     def _migrated(context: AssetExecutionContext, migration: MigrationResource) -> MaterializeResult:
         from brody_assets.migration.engine import to_new
+        from brody_assets.migration.engine.facts import table_facts
 
-        result = to_new(migration.engine(), e)
-        inv = result.invariant
-        metadata = _stage_metadata(result)
-        metadata.update(
-            {
-                "legacy_rows_in_scope": MetadataValue.int(inv.legacy_rows),
-                "migrated": MetadataValue.int(inv.migrated),
-                "quarantined": MetadataValue.int(inv.quarantined),
-                "unaccounted": MetadataValue.int(inv.unaccounted),
-            }
+        context.log.info(f"{e.name} new: shadow -> new table {e.new_class}")
+        engine = migration.engine()
+        result = to_new(engine, e, progress=context.log.info)
+        facts = table_facts(engine, e, "new")
+        inv, unit = result.invariant, ("sessions" if e.kind == "computed" else "rows")
+        context.log.info(
+            f"{e.name} new done in {result.seconds:.1f} s: {accounting_text(inv, unit)}; "
+            f"{result.inserted:,} rows inserted; the table holds {facts.row_count:,} rows"
         )
-        if inv.no_events:
-            metadata["sessions_without_events"] = MetadataValue.int(inv.no_events)
         check = AssetCheckResult(
             check_name=RECONCILED,
             passed=inv.holds,
             severity=AssetCheckSeverity.ERROR,
             metadata={
-                "legacy_rows": MetadataValue.int(inv.legacy_rows),
-                "migrated": MetadataValue.int(inv.migrated),
-                "quarantined": MetadataValue.int(inv.quarantined),
-                "unaccounted": MetadataValue.int(inv.unaccounted),
-                "scope": MetadataValue.text(result.scope or "-"),
+                IN_SCOPE: MetadataValue.int(inv.legacy_rows),
+                MIGRATED: MetadataValue.int(inv.migrated),
+                QUARANTINED_IN_SCOPE: MetadataValue.int(inv.quarantined),
+                UNACCOUNTED: MetadataValue.int(inv.unaccounted),
+                SCOPE: MetadataValue.text(result.scope_words or "-"),
             },
-            description=(
-                f"{inv.legacy_rows} legacy rows = {inv.migrated} migrated + {inv.quarantined} quarantined"
-                + (f" + {inv.no_events} without events" if inv.no_events else "")
-                + ("" if inv.holds else f"; {inv.unaccounted} UNACCOUNTED (data lost)")
-            ),
+            description=accounting_text(inv, unit),
         )
-        return MaterializeResult(metadata=metadata, check_results=[check])
+        return MaterializeResult(metadata=stage_metadata(result, facts, unit), check_results=[check])
 
     return _migrated
 
 
-def build_migration_assets() -> list[AssetsDefinition]:
+def build_migration_assets(owners: Sequence[str] = DEFAULT_OWNERS) -> list[AssetsDefinition]:
+    """The shadow and migrated assets of every registry entry (``owners``: ``custom.owners``)."""
     names = _by_name()
     assets: list[AssetsDefinition] = []
     for e in entries():
         if e.kind != "computed":
-            assets.append(_shadow_asset(e))
-        assets.append(_migrated_asset(e, names))
+            assets.append(_shadow_asset(e, owners))
+        assets.append(_migrated_asset(e, names, owners))
     return assets
 
 
@@ -197,9 +218,9 @@ nightly_migration_schedule = ScheduleDefinition(
 )
 
 
-def migration_definitions() -> Definitions:
+def migration_definitions(owners: Sequence[str] = DEFAULT_OWNERS) -> Definitions:
     return Definitions(
-        assets=build_migration_assets(),
+        assets=build_migration_assets(owners),
         jobs=[migrate_all_job],
         schedules=[nightly_migration_schedule],
         resources={"migration": MigrationResource()},

@@ -279,3 +279,122 @@ def test_shipped_declarations_attach_to_the_legacy_assets():
         "water_not_null_for_new",
     } <= names
     assert defs.resolve_job_def(CHECKS_JOB) is not None
+
+
+def _mixed():
+    """An accounting check as the YAML declares them: ERROR when rows are lost, WARN when they
+    only sit in the quarantine ledger."""
+    return declarations_from_dicts([{
+        "asset": "legacy/ratinfo/mass", "table": "{legacy.ratinfo}.mass", "key_columns": ["weighing"],
+        "name": "mass_accounted", "severity": "ERROR", "blocking": True,
+        "description": "Every weighing is migrated or quarantined.",
+        "expectations": [
+            {"kind": "unexpected_rows", "description": "weighings lost",
+             "sql": "SELECT m.weighing FROM {batch} AS m WHERE m.tech = 'ZZ'"},
+            {"kind": "unexpected_rows", "severity": "WARN", "description": "weighings quarantined",
+             "sql": "SELECT m.weighing FROM {batch} AS m WHERE m.tech = 'XX'"},
+        ],
+    }])
+
+
+def test_description_declared_and_result_severity_agree(config):
+    """A blocking ERROR check whose WARN part alone fails reads WARN everywhere, and says why."""
+    _, config_file = config
+    checks = build_integrity_checks(_mixed(), existing_asset_keys=[MASS])
+    (spec,) = checks[0].check_specs
+    assert spec.description == (
+        "Every weighing is migrated or quarantined. Two severities: ERROR when “weighings lost” finds "
+        "rows (data lost or a broken key, which downstream tables must not build on; blocks downstream "
+        "assets in the run that materializes this asset); WARN when only “weighings quarantined” finds "
+        "rows (a lab-practice conflict or rows set aside in the quarantine ledger with a reason: to "
+        "review, nothing lost; never blocks)."
+    )
+    assert spec.metadata["severity"] == "ERROR (blocking) or WARN, by the part that fails"
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([mass, downstream, *checks], resources=resources(config_file), instance=instance)
+        assert result.success  # the WARN part does not block
+        (evaluation,) = result.get_asset_check_evaluations()
+        assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+        assert evaluation.description == (
+            "WARN: 2 unexpected (66.6667%); only the WARN part found rows (weighings quarantined): nothing lost"
+        )
+
+
+def test_every_shipped_check_says_why_it_is_error_or_warn():
+    from brody_assets.integrity.checks import all_declarations, severity_label, severity_levels
+
+    for d in all_declarations():
+        checks = build_integrity_checks([d])
+        (spec,) = checks[0].check_specs
+        assert "Severity ERROR" in spec.description or "Severity WARN" in spec.description or (
+            "Two severities: ERROR when" in spec.description and "WARN when only" in spec.description
+        ), d.name
+        label, levels = severity_label(d), severity_levels(d)
+        # the label names every severity the check can fail with, ERROR first
+        assert label.startswith("ERROR" if "ERROR" in levels else "WARN"), d.name
+        assert all(level in label for level in levels), d.name
+        if d.severity == "ERROR" and d.blocking:
+            assert "(blocking)" in label and "blocks downstream assets" in spec.description, d.name
+        if "(ERROR)" in spec.description:  # the old text that contradicted a WARN result
+            raise AssertionError(d.name)
+
+
+def test_report_summary_lineage_and_the_sensor_that_keeps_it_current(config, tmp_path):
+    from brody_assets.integrity.report_asset import REPORT_JOB, integrity_report_after_checks
+
+    _, config_file = config
+    defs = defs_for(config_file, declarations(blocking=False))
+    graph = defs.resolve_asset_graph()
+    assert graph.get(REPORT_KEY).parent_keys == {MASS}  # depends on what it summarizes
+    assert graph.get(REPORT_KEY).kinds == {"great_expectations", "html"}
+    with dg.instance_for_test() as instance:
+        # nothing has run: the sensor skips and says why
+        context = dg.build_sensor_context(instance=instance, definitions=defs)
+        skipped = integrity_report_after_checks(context)
+        assert isinstance(skipped, dg.SkipReason) and "no run has finished" in skipped.skip_message
+
+        # a run without checks moves the cursor and asks for nothing
+        dg.materialize([mass], instance=instance)
+        quiet = integrity_report_after_checks(dg.build_sensor_context(instance=instance, definitions=defs))
+        assert not quiet.run_requests and "none evaluated integrity checks" in quiet.skip_reason.skip_message
+
+        # a run of the checks asks for a report run, once
+        checks_run = defs.resolve_job_def(CHECKS_JOB).execute_in_process(instance=instance)
+        after = integrity_report_after_checks(
+            dg.build_sensor_context(instance=instance, definitions=defs, cursor=quiet.cursor)
+        )
+        (request,) = after.run_requests
+        assert request.run_key == f"after-{checks_run.run_id}"
+        assert integrity_report_after_checks(dg.build_sensor_context(
+            instance=instance, definitions=defs, cursor=after.cursor
+        )).skip_message.startswith("no run has finished")
+        assert defs.resolve_sensor_def("integrity_report_after_checks").job_name == REPORT_JOB
+
+        # the report run: counts by severity, the failing check listed, the HTML page linked
+        report = defs.resolve_job_def(REPORT_JOB).execute_in_process(instance=instance)
+        (event,) = report.get_asset_materialization_events()
+        meta = event.materialization.metadata
+        assert (meta["checks"].value, meta["passing"].value, meta["failing_error"].value,
+                meta["failing_warn"].value, meta["errored"].value) == (3, 2, 1, 0, 0)
+        summary = meta["summary"].value
+        assert "| ERROR | 0 | 1 | 0 |" in summary and "| WARN | 2 | 0 | 0 |" in summary
+        assert "- **mass_tech_known** on `legacy/ratinfo/mass` (ERROR): 2 unexpected" in summary
+        url = meta["html_report_url"].value
+        assert url.startswith("file:///") and url.endswith("integrity/integrity_report.html")
+        assert f"[HTML page]({url})" in summary
+        assert meta["generated_at"].value >= meta["newest_check_result"].value
+
+
+def test_checks_log_their_progress_and_time(config):
+    _, config_file = config
+    defs = defs_for(config_file, declarations(blocking=False))
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def(CHECKS_JOB).execute_in_process(instance=instance)
+        messages = [e.user_message for e in instance.all_logs(result.run_id) if e.user_message]
+    step = "legacy/ratinfo/mass"
+    assert f"{step}: running 3 integrity check(s) with Great Expectations" in messages
+    assert any(re.match(rf"{step}: Great Expectations ready in \d+\.\d s; 3 check\(s\) on 1 relation\(s\)", m)
+               for m in messages), messages
+    assert any(re.match(rf"{step}: relation 1/1 \(.*mass\): .*mass_tech_known.* in \d+\.\d s", m) for m in messages)
+    assert any(re.match(r"mass_tech_known: ERROR: 2 unexpected \(66\.6667%\) \(\d+\.\d s\)", m) for m in messages)
+    assert any(re.match(rf"{step}: 3 check\(s\) done in \d+\.\d s, 1 failing", m) for m in messages)

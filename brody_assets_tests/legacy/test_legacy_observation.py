@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pymysql
 import pytest
@@ -62,7 +63,7 @@ def test_observations_equal_select_count(small_legacy, mariadb_server, tmp_path)
             cursor.execute(f"SELECT COUNT(*) FROM {table.qualified(settings.legacy_schema_prefix)}")
             expected = cursor.fetchone()[0]
             observation = observed[f"legacy/{table.schema}/{table.name}"]
-            assert observation.metadata["row_count"].value == expected, table.label
+            assert observation.metadata["dagster/row_count"].value == expected, table.label
             assert expected == manifest["row_counts"][table.label]
             if table.date_column:
                 cursor.execute(
@@ -73,7 +74,31 @@ def test_observations_equal_select_count(small_legacy, mariadb_server, tmp_path)
                 assert observation.metadata["newest_date"].value.startswith(str(newest)[:10])
             assert observation.tags.get("dagster/data_version", "").startswith(f"rows={expected};")
     water = observed["legacy/ratinfo/water"].metadata
-    assert water["row_count"].value > 100
+    assert water["dagster/row_count"].value > 100
+    assert water["dagster/table_name"].value == f"{settings.legacy_schema_prefix}ratinfo.water"
+    with mariadb_server.admin_connect() as admin, admin.cursor() as cursor:
+        cursor.execute(
+            "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s "
+            "AND TABLE_NAME = 'water' ORDER BY ORDINAL_POSITION", (settings.legacy_schema("ratinfo"),)
+        )
+        server = [tuple(r) for r in cursor.fetchall()]
+    columns = water["dagster/column_schema"].value.columns
+    assert [(c.name, c.type) for c in columns] == server
+    by_name = {c.name: c for c in columns}
+    assert "primary key" in by_name["watering"].description and not by_name["watering"].constraints.nullable
+    assert "window" in by_name["date"].description
+
+
+def test_legacy_specs_follow_dagster_conventions():
+    from brody_assets.legacy.assets import legacy_definitions
+
+    specs = {spec.key.to_user_string(): spec for spec in legacy_definitions(owners=["team:lab"]).assets[0].specs}
+    assert len(specs) == len(LEGACY_TABLES)
+    water = specs["legacy/ratinfo/water"]
+    assert water.kinds == {"mariadb"} and water.owners == ["team:lab"]
+    (ref,) = water.metadata["dagster/code_references"].code_references
+    line = Path(ref.file_path).read_text().splitlines()[ref.line_number - 1]
+    assert 'LegacyTable("ratinfo", "water"' in line
 
 
 def test_a_missing_table_is_named(mariadb_server, prefix_factory, tmp_path):
@@ -90,7 +115,7 @@ def test_a_missing_table_is_named(mariadb_server, prefix_factory, tmp_path):
     assert f"`{prefix}ratinfo`.`water` is missing" in message
     assert "legacy.schema_prefix" in message
     # the table that exists was still observed
-    assert _observations(instance)["legacy/ratinfo/contacts"].metadata["row_count"].value == 0
+    assert _observations(instance)["legacy/ratinfo/contacts"].metadata["dagster/row_count"].value == 0
 
 
 def test_a_writable_legacy_account_is_refused_unless_allowed(small_legacy, mariadb_server, tmp_path):
@@ -178,3 +203,23 @@ def test_read_only_account_cannot_write(small_legacy):
         ):
             with pytest.raises(pymysql.err.OperationalError, match="denied"):
                 cursor.execute(statement)
+
+
+def test_definition_column_schemas_match_the_servers_ddl(small_legacy, mariadb_server):
+    """The legacy assets' column schemas, parsed from the lab's DDL, are the server's columns."""
+    from brody_assets.legacy.assets import LEGACY_SPECS
+
+    settings, _ = small_legacy
+    specs = {tuple(spec.key.path): spec for spec in LEGACY_SPECS}
+    with mariadb_server.admin_connect() as admin, admin.cursor() as cursor:
+        for table in LEGACY_TABLES:
+            cursor.execute(
+                "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_KEY FROM information_schema.COLUMNS "
+                "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+                (settings.legacy_schema(table.schema), table.name),
+            )
+            server = [(n, t.lower(), nullable == "YES", key == "PRI") for n, t, nullable, key in cursor.fetchall()]
+            schema = specs[tuple(table.asset_path)].metadata["dagster/column_schema"].schema
+            declared = [(c.name, c.type, c.constraints.nullable, "primary key" in c.constraints.other)
+                        for c in schema.columns]
+            assert declared == server, table.label

@@ -1,8 +1,8 @@
 """Harness for real-browser tests: `dagster dev` on 127.0.0.1 and headless Debian Chromium.
 
 Fixtures: ``dagster_ui`` (base URL of a running `dagster dev` over this project's workspace, with
-its own DAGSTER_HOME) and ``page`` (a Playwright page in /usr/bin/chromium). Later issues add their
-own pages and assertions on top of these.
+its own DAGSTER_HOME) and ``page`` (a Playwright page in /usr/bin/chromium, with every dialog the UI
+can show kept out of the way: :mod:`.browser`).
 """
 
 from __future__ import annotations
@@ -15,11 +15,17 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from brody_assets.config import PROJECT_ROOT
+from brody_assets_tests.ui.browser import (
+    SEEN_SCRIPT,
+    install_dialog_handler,
+    mark_nux_seen,
+)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -65,6 +71,7 @@ def start_dagster_dev(dagster_home: Path, env_extra: dict[str, str] | None = Non
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_http(f"{base}/server_info", process, log)
+        mark_nux_seen(base)  # no first-visit dialog on a fresh instance
     except Exception:
         stop_dagster_dev(process)
         raise
@@ -100,17 +107,80 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)  # assertions wait on state as long as actions do
+    context = browser.new_context(viewport={"width": 1600, "height": 1000}, timezone_id="UTC", locale="en-US")
+    context.add_init_script(SEEN_SCRIPT)
+    context.set_default_timeout(60_000)  # a loaded 2-core machine renders slowly; waits end on state
     page = context.new_page()
+    install_dialog_handler(page)
     yield page
     context.close()
 
 
-def dismiss_welcome(page) -> None:
-    """Close the first-visit "Join the Dagster community" dialog when it shows."""
-    skip = page.get_by_role("button", name="Skip")
+@dataclass
+class PopulatedUI:
+    """`dagster dev` over an instance where the small demo was observed, migrated, checked and
+    reported, as `brody-assets materialize` does; ``conf`` is its dj_local_conf.json."""
+
+    base: str
+    home: Path
+    conf: Path
+    settings: object
+    water: object  # the latest materialization of migrated/action/water
+    report: object  # the latest materialization of integrity/report
+    failing_check: object  # the evaluation of FAILING_CHECK on FAILING_ASSET
+
+
+FAILING_ASSET = ("migrated", "action", "water")
+FAILING_CHECK = "water_ratname_in_rats"
+
+
+@pytest.fixture(scope="session")
+def populated_ui(mariadb_server, prefix_factory, tmp_path_factory):
+    import datetime as dt
+
+    from dagster import AssetKey, DagsterInstance
+
+    from brody_assets.db import bootstrap
+    from brody_assets.demo.legacy import build_legacy_database
+    from brody_assets.run import MAIN_JOBS
+    from brody_assets_tests.conftest import make_settings, write_config
+
+    prefix = prefix_factory()
+    settings = make_settings(mariadb_server, prefix)
+    with mariadb_server.admin_connect() as admin:
+        build_legacy_database(admin, prefix, scale="small", seed=3, end_date=dt.date(2026, 11, 20))
+        bootstrap(admin, settings)
+    conf = write_config(settings, tmp_path_factory.mktemp("conf") / "dj_local_conf.json")
+    home = tmp_path_factory.mktemp("dagster_home_populated")
+    shutil.copy(PROJECT_ROOT / "resources" / "dagster.yaml", home / "dagster.yaml")
+    previous = os.environ.get("BRODY_CONFIG")
+    os.environ["BRODY_CONFIG"] = str(conf)
     try:
-        skip.wait_for(timeout=4000)
-        skip.click()
-    except Exception:  # noqa: BLE001 - the dialog does not always show
-        pass
+        from brody_assets.definitions import defs
+
+        instance = DagsterInstance.from_config(str(home))
+        failing = None
+        for job in MAIN_JOBS:
+            result = defs.resolve_job_def(job).execute_in_process(instance=instance, raise_on_error=False)
+            for event in result.all_events:
+                data = event.event_specific_data
+                if (event.event_type_value == "ASSET_CHECK_EVALUATION" and data.check_name == FAILING_CHECK
+                        and tuple(data.asset_key.path) == FAILING_ASSET):
+                    failing = data
+
+        def latest(key):
+            return instance.fetch_materializations(AssetKey(key), limit=1).records[0].asset_materialization
+
+        water, report = latest(list(FAILING_ASSET)), latest(["integrity", "report"])
+        instance.dispose()
+    finally:
+        if previous is None:
+            os.environ.pop("BRODY_CONFIG", None)
+        else:
+            os.environ["BRODY_CONFIG"] = previous
+    process, base, _ = start_dagster_dev(home, env_extra={"BRODY_CONFIG": str(conf)})
+    yield PopulatedUI(base, home, conf, settings, water, report, failing)
+    stop_dagster_dev(process)

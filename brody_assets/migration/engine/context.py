@@ -124,7 +124,8 @@ class StageResult:
     table: str
     stage: str
     mode: str
-    scope: str = ""
+    scope: str = ""  # compact, for the run_log table
+    scope_words: str = ""  # the same for a person (Scope.words)
     batches: int = 0
     in_scope: int = 0
     inserted: int = 0

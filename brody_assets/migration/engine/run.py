@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from brody_assets.config import Settings
 from brody_assets.migration.registry import MigrationOptions, TableEntry, select
@@ -27,6 +27,27 @@ from .scope import plan
 
 log = logging.getLogger(__name__)
 SAMPLES = 5
+Progress = Callable[[str], None]
+
+
+def _noop(_message: str) -> None:
+    pass
+
+
+class _Ticker:
+    """Reports batch progress: the first and last batch, and at most one line every ``every_s``."""
+
+    def __init__(self, progress: Progress, e: TableEntry, stage: str, total: int, t0: float,
+                 every_s: float = 5.0) -> None:
+        self.progress, self.e, self.stage, self.total, self.t0 = progress, e, stage, total, t0
+        self.every_s, self.last = every_s, t0
+
+    def tick(self, number: int, part: str, inserted: int) -> None:
+        now = time.perf_counter()
+        if number in (1, self.total) or now - self.last >= self.every_s:
+            self.last = now
+            self.progress(f"{self.e.name} {self.stage}: batch {number}/{self.total} ({part}) done, "
+                          f"{inserted:,} rows inserted so far, {now - self.t0:.1f} s")
 
 
 def _finish(ctx: EngineContext, e: TableEntry, result: StageResult, started: dt.datetime, t0: float) -> StageResult:
@@ -39,14 +60,19 @@ def _finish(ctx: EngineContext, e: TableEntry, result: StageResult, started: dt.
     result.quarantined = {r[0]: int(r[1]) for r in rows}
     result.samples = {r[0]: r[2].split("\n") for r in rows}
     result.seconds = round(time.perf_counter() - t0, 3)
-    counts = {k: v for k, v in result.as_dict().items() if k not in ("table", "stage", "mode", "scope", "samples")}
+    counts = {k: v for k, v in result.as_dict().items()
+              if k not in ("table", "stage", "mode", "scope", "scope_words", "samples")}
     ledger.log_run(ctx.db, ctx.names, ctx.run_id, e.name, result.stage, started, result.seconds, ctx.mode,
                    result.scope, counts)
     return result
 
 
-def to_shadow(ctx: EngineContext, e: TableEntry) -> StageResult:
-    """Legacy -> shadow for one table (no-op for the computed behavior events)."""
+def to_shadow(ctx: EngineContext, e: TableEntry, progress: Progress | None = None) -> StageResult:
+    """Legacy -> shadow for one table (no-op for the computed behavior events).
+
+    ``progress`` (optional) receives a line per step: scope planned, each batch, done.
+    """
+    progress = progress or _noop
     started, t0 = dt.datetime.now(dt.UTC).replace(tzinfo=None), time.perf_counter()
     result = StageResult(e.name, "shadow", ctx.mode)
     if e.kind == "computed":
@@ -56,18 +82,27 @@ def to_shadow(ctx: EngineContext, e: TableEntry) -> StageResult:
     with ctx.db.lock(ctx.lock_name(e), ctx.options.lock_timeout_s):
         scope = plan(ctx.legacy, ctx.db, ctx.names, e, ctx.options, "shadow", ctx.windows)
         result.scope, result.batches = scope.describe(), len(scope.batches)
+        result.scope_words = scope.words()
+        progress(f"{e.name} shadow: scope planned in {time.perf_counter() - t0:.1f} s: {result.scope_words}; "
+                 f"{len(scope.batches)} batch(es)")
+        ticker = _Ticker(progress, e, result.stage, len(scope.batches), t0)
         staging.stage_lookups(ctx, e)
-        for batch in scope.batches:
+        for number, batch in enumerate(scope.batches, 1):
             if e.kind == "python":
                 result.inserted += pystage.shadow_blob_batch(ctx, e, scope, batch)
             else:
                 staging.stage_batch(ctx, e, batch.predicate(f"l.`{e.id_column}`", scope))
                 result.inserted += sqlstage.run_bisected(ctx, e, scope, batch, "shadow", sqlstage.shadow_batch)
+            ticker.tick(number, batch.part, result.inserted)
         return _finish(ctx, e, result, started, t0)
 
 
-def to_new(ctx: EngineContext, e: TableEntry) -> StageResult:
-    """Shadow -> new for one table (for behavior events: compute from the new parsed events)."""
+def to_new(ctx: EngineContext, e: TableEntry, progress: Progress | None = None) -> StageResult:
+    """Shadow -> new for one table (for behavior events: compute from the new parsed events).
+
+    ``progress`` (optional) receives a line per step: scope planned, each batch, done.
+    """
+    progress = progress or _noop
     started, t0 = dt.datetime.now(dt.UTC).replace(tzinfo=None), time.perf_counter()
     result = StageResult(e.name, "new", ctx.mode)
     invariant = Invariant()
@@ -75,8 +110,12 @@ def to_new(ctx: EngineContext, e: TableEntry) -> StageResult:
     with ctx.db.lock(ctx.lock_name(e), ctx.options.lock_timeout_s):
         scope = plan(ctx.legacy, ctx.db, ctx.names, e, ctx.options, "new", ctx.windows)
         result.scope, result.batches = scope.describe(), len(scope.batches)
+        result.scope_words = scope.words()
+        progress(f"{e.name} new: scope planned in {time.perf_counter() - t0:.1f} s: {result.scope_words}; "
+                 f"{len(scope.batches)} batch(es)")
+        ticker = _Ticker(progress, e, result.stage, len(scope.batches), t0)
         staging.stage_lookups(ctx, e)
-        for batch in scope.batches:
+        for number, batch in enumerate(scope.batches, 1):
             if e.kind == "computed":
                 inserted, counted = pystage.events_batch(ctx, e, scope, batch)
                 result.inserted += inserted
@@ -88,6 +127,7 @@ def to_new(ctx: EngineContext, e: TableEntry) -> StageResult:
                 result.inserted += sqlstage.run_bisected(ctx, e, scope, batch, "new", sqlstage.new_batch)
                 counted = sqlstage.cleanup_and_count(ctx, e, scope, batch)
             invariant.add(counted)
+            ticker.tick(number, batch.part, result.inserted)
         result.invariant = invariant
         result.in_scope = invariant.legacy_rows
         result.already_present = invariant.migrated - result.inserted

@@ -54,6 +54,8 @@ class Scope:
     window_sql: str = ""  # the extra predicate of "window" batches (alias l)
     batches: list[Batch] = field(default_factory=list)
     ledgered: tuple[int, ...] = ()  # the table's ledgered legacy ids when planned, sorted
+    why_full: str = ""  # why every row is in scope: "backfill" | "no window" | "first run"
+    window_text: str = ""  # the window in words, e.g. "rows dated on or after 2026-12-01 (...)"
 
     def ledgered_in(self, batch: Batch) -> bool:
         """Whether a row ledgered before this stage may lie in ``batch`` (its id range and keys)."""
@@ -67,6 +69,29 @@ class Scope:
             parts[b.part] = parts.get(b.part, 0) + 1
         what = "full" if self.full else f"incremental (ids > {self.high}, window: {self.window_sql or '-'})"
         return f"{what}; batches {parts}"
+
+    def words(self) -> str:
+        """The scope for a person: which legacy rows this run looked at, and why."""
+        retried = sum(len(b.keys or ()) for b in self.batches if b.part == "retry")
+        retry = (f"{retried:,} quarantined row(s) retried from the ledger" if retried
+                 else "no quarantined rows to retry")
+        if self.upper is None:
+            return f"the legacy table is empty; {retry}"
+        if self.full:
+            why = {
+                "backfill": "full backfill (full_backfill = true): every legacy row",
+                "no window": "every legacy row (this table has no date window: it is copied in full each run)",
+                "first run": "first run: every legacy row",
+            }.get(self.why_full, "every legacy row")
+            upto = f" up to id {self.upper}" if self.upper is not None else ""
+            return f"{why}{upto}; {retry}"
+        parts = []
+        if self.upper is not None and self.high is not None and self.upper > self.high:
+            parts.append(f"new legacy rows (ids {self.high + 1} to {self.upper})")
+        else:
+            parts.append(f"no new legacy rows (none above id {self.high})")
+        parts.append(self.window_text or "no date window")
+        return f"incremental: {'; '.join(parts)}; {retry}"
 
 
 def _walk(db: Db, table_sql: str, id_col: str, pred: str, size: int, part: str) -> list[Batch]:
@@ -115,6 +140,9 @@ def plan(db_legacy: Db, db: Db, names: Names, e: TableEntry, options: MigrationO
     size = options.blob_batch_rows if e.kind != "sql" else options.batch_rows
     retry_ids = ledger.ledger_ids(db, names, e.name)
     scope = Scope(full=full, high=high, upper=upper, ledgered=tuple(sorted(retry_ids)))
+    if full:
+        scope.why_full = ("backfill" if options.full_backfill else "no window" if not windowed
+                          else "first run")
     if upper is None:
         scope.batches = _key_batches(retry_ids, size, "retry")
         return scope
@@ -129,10 +157,18 @@ def plan(db_legacy: Db, db: Db, names: Names, e: TableEntry, options: MigrationO
         scope.batches += _key_batches([k for k in retry_ids if k > upper], size, "retry")
         return scope
     high = int(high)
+    days = f"days_back = {options.days_back}"
     if e.sessid_chunks:
         scope.window_sql = _sessid_window(db_legacy, names, options)
+        scope.window_text = (
+            f"sessions started on or after {options.since.isoformat()} ({days}): none"
+            if scope.window_sql == "FALSE"
+            else f"sessions started on or after {options.since.isoformat()} ({days}; session ids "
+            f"{scope.window_sql.split('BETWEEN ')[1].replace(' AND ', ' to ')})"
+        )
     else:
         scope.window_sql = f"l.`{e.date_column}` >= '{options.since.isoformat()}'"
+        scope.window_text = f"rows dated on or after {options.since.isoformat()} (`{e.date_column}`, {days})"
     if upper > high:
         new_pred = f"l.`{id_col}` > {high} AND l.`{id_col}` <= {upper}"
         scope.batches += (_chunks(high + 1, upper, step, "new") if e.sessid_chunks
