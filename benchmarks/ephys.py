@@ -142,9 +142,53 @@ OLD = EVICT + textwrap.dedent("""
 """)
 
 
-def _child(code: str, conf: Path, key: str, steps: str = "", cache: str = "cold") -> dict:
+BLKIO = Path("/sys/fs/cgroup/blkio")  # cgroup v1 block-I/O throttling (root only)
+DRIVE_MB_S = 110  # a 1 Gb/s network share, like the lab's CIFS-mounted archive drive
+
+
+class SlowDrive:
+    """A blkio cgroup that reads the disk holding ``path`` at ``mb_s`` MB/s at most; processes
+    started with :meth:`enter` as ``preexec_fn`` run in it. ``available`` is False where this
+    machine has no cgroup-v1 blkio (or we may not create one): that column is then left out."""
+
+    def __init__(self, path: Path, mb_s: float) -> None:
+        self.mb_s = mb_s
+        self.group = BLKIO / f"brody_bench_{os.getpid()}"
+        try:
+            dev = os.stat(path).st_dev
+            self.group.mkdir()
+            (self.group / "blkio.throttle.read_bps_device").write_text(
+                f"{os.major(dev)}:{os.minor(dev)} {int(mb_s * 1e6)}")
+            self.available = True
+        except OSError:
+            self.available = False
+
+    def enter(self) -> None:
+        (self.group / "cgroup.procs").write_text(str(os.getpid()))
+
+    def close(self) -> None:
+        if self.available:
+            with __import__("contextlib").suppress(OSError):
+                self.group.rmdir()
+
+
+READ = EVICT + textwrap.dedent("""
+    import sys, time
+    files = sys.argv[1:]
+    evict(files)
+    t = time.perf_counter()
+    for path in files:
+        with open(path, "rb") as handle:
+            while handle.read(8 << 20):
+                pass
+    print(time.perf_counter() - t)
+""")
+
+
+def _child(code: str, conf: Path, key: str, steps: str = "", cache: str = "cold", drive: SlowDrive | None = None) -> dict:
     out = subprocess.run([sys.executable, "-c", code, str(conf), key, str(steps), cache], cwd=PROJECT_ROOT,
-                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+                         preexec_fn=drive.enter if drive else None)
     if out.returncode:
         raise RuntimeError(out.stderr[-3000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -226,8 +270,9 @@ def _blob_write_rate(srv, row_bytes: int, rows: int = 43) -> float:
 
 
 def _lengths(srv, work: Path, base_archive: Path, cup: Path, probe: dict, key: str,
-             minutes: list[float]) -> list[dict]:
-    """(a) at each length: ours (ephys_recording + lfp) and the plain read, cold then warm."""
+             minutes: list[float], drive: SlowDrive | None = None) -> list[dict]:
+    """(a) at each length: ours (ephys_recording + lfp) and the plain read, cold, warm, and cold
+    from a drive throttled to ``drive.mb_s``."""
     from brody_assets_tests.conftest import make_settings, write_config
 
     out = []
@@ -247,6 +292,11 @@ def _lengths(srv, work: Path, base_archive: Path, cup: Path, probe: dict, key: s
         _plain_read(files, cold=False)  # into the page cache
         row["warm_ours"] = min(_child(CHILD, conf, key, steps, "warm")["seconds"] for _ in range(2))
         row["warm_read"] = min(_plain_read(files, cold=False) for _ in range(2))
+        if drive is not None and drive.available:  # cold, both sides reading at the drive's speed
+            row["slow_ours"] = min(_child(CHILD, conf, key, steps, "cold", drive)["seconds"] for _ in range(2))
+            row["slow_read"] = min(float(subprocess.run(
+                [sys.executable, "-c", READ, *map(str, files)], capture_output=True, text=True, check=True,
+                preexec_fn=drive.enter).stdout) for _ in range(2))
         row["load"] = max(row["load"], os.getloadavg()[0])
         out.append(row)
         print(row, flush=True)
@@ -297,18 +347,27 @@ def main() -> None:
         old = _child(OLD, confs[4], keys[4], truths[4])
         ours4 = _child(CHILD, confs[4], keys[4], "probe_insertion/ephys_recording,lfp")
         print("old", old, "ours", ours4, flush=True)
-        long = _lengths(srv, work, work / "archive_1x", work / "cup_1x", probes[1], keys[1], lengths)
+        drive = SlowDrive(work, DRIVE_MB_S)
+        try:
+            long = _lengths(srv, work, work / "archive_1x", work / "cup_1x", probes[1], keys[1], lengths, drive)
+        finally:
+            drive.close()
 
         lfp_row = int(lengths[-1] * 60 * 2500.0417 / 5) * 4
         blob_rate = _blob_write_rate(srv, lfp_row)
         minutes = {f: rows[f]["full"]["duration_s"] / 60 for f in (1, 4)}
         growth = rows[4]["full"]["rss"] / rows[1]["full"]["rss"] - 1
         dropped = all(r["dropped"] for r in long)
+        def slow(r: dict) -> str:
+            if "slow_ours" not in r:
+                return "n/a | n/a | n/a"
+            return f"{r['slow_ours']:.2f} | {r['slow_read']:.2f} | **{r['slow_read'] / r['slow_ours']:.2f}**"
+
         table = "\n".join(
             f"| {r['minutes']:g} min ({r['lf_bytes'] / 1e9:.2f} GB .lf.bin) | "
             f"{r['cold_ours']:.2f} | {r['cold_read']:.2f} | **{r['cold_read'] / r['cold_ours']:.2f}** | "
             f"{r['warm_ours']:.2f} | {r['warm_read']:.2f} | {r['warm_read'] / r['warm_ours']:.2f} | "
-            f"{r['lf_bytes'] / 1e6 / r['cold_ours']:.0f} | {r['load']:.1f} |" for r in long)
+            f"{slow(r)} | {r['lf_bytes'] / 1e6 / r['cold_ours']:.0f} | {r['load']:.1f} |" for r in long)
         body = f"""
 Machine: {machine()}; one MariaDB on the same machine; `benchmarks/ephys.py --seconds {args.seconds:g} --minutes {args.minutes}`.
 Recordings: the demo's NP 1.0 generator (385 channels, 30000.5 Hz AP, 2500.04 Hz LF).
@@ -323,11 +382,14 @@ Ours is timed inside its process after the imports, from the page-cache eviction
 rows (meta checks, electrode config, the LF file read in 2-s chunks, FIR + decimation to 500 Hz,
 43 + 1 rows into MariaDB). Cold: the files' pages evicted (`posix_fadvise` DONTNEED) and
 {'the whole page cache dropped (`/proc/sys/vm/drop_caches`, we run as root)' if dropped else 'no whole-cache drop (not permitted here)'} before each run; the VM's
-host may still cache its disk. Warm: the files in the page cache. Fastest of two runs each. Load:
-the 1-min load average during the row (2 cores shared with other work).
+host may still cache its disk (this disk reads a gigabyte "cold" in well under a second). Warm: the
+files in the page cache. {DRIVE_MB_S} MB/s drive: cold, both sides run in a blkio cgroup that
+reads this disk at {DRIVE_MB_S} MB/s at most — the speed of a 1 Gb/s network share such as the
+lab's CIFS-mounted archive drive (spec §2.1), where the ingestion actually reads from.
+Fastest of two runs each. Load: the 1-min load average during the row (2 cores shared with other work).
 
-| length | cold: ours (s) | cold: plain read (s) | cold ratio | warm: ours (s) | warm: plain read (s) | warm ratio | ours cold (MB of .lf.bin / s) | load |
-|---|---:|---:|---:|---:|---:|---:|---:|---:|
+| length | cold: ours (s) | cold: plain read (s) | cold ratio | warm: ours (s) | warm: plain read (s) | warm ratio | {DRIVE_MB_S} MB/s drive: ours (s) | {DRIVE_MB_S} MB/s drive: plain read (s) | {DRIVE_MB_S} MB/s drive ratio | ours cold (MB of .lf.bin / s) | load |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 {table}
 
 Where our time goes ({lengths[-1]:g} min, cProfile of the `lfp` step, warm): MariaDB taking the
