@@ -392,19 +392,29 @@ Fastest of two runs each. Load: the 1-min load average during the row (2 cores s
 |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 {table}
 
-Where our time goes ({lengths[-1]:g} min, cProfile of the `lfp` step, warm): MariaDB taking the
+Where our time goes ({lengths[-1]:g} min, cProfile of the `lfp` step, warm, profiled at load ~2 where
+the step took 1.41 s; in the table's runs the 2 cores were shared at load ~4, which slows our
+CPU-bound part and not the plain read): MariaDB taking the
 {lfp_row * 43 / 1e6:.0f} MB of LFP rows ~0.6-0.75 s (this run: {blob_rate:.0f} MB/s for 43 random rows of
 {lfp_row / 1e6:.1f} MB in INSERTs of 4 MiB, i.e. {lfp_row * 43 / 1e6 / blob_rate:.2f} s; the server,
 not Python: pymysql's hex encoding is 0.05 s), the FIR + decimation ~0.37 s, reading and picking the
 43 LFP columns out of 385 ~0.18 s, the rest (temporary file, electrode lookups, the
 `ephys_recording` rows) ~0.1 s. Before this change the step also spent 1.6 s in DataJoint's
-`zlib.compress` of every LFP blob (float32 traces shrink by a few per cent, so it bought almost
-nothing): we now pack the blobs ourselves, byte for byte DataJoint's uncompressed format
+`zlib.compress` of every LFP blob, which on the demo's traces saved ~10 % of the LFP bytes (the
+16-s recording: 1.32 MB stored with it, 1.47 MB without; ~30 MB more per recording-hour): we now pack the blobs ourselves, byte for byte DataJoint's uncompressed format
 (`brody_assets/ephys/blobs.py`, tested against `datajoint.blob.pack`), and send them in 4-MiB
 INSERTs (MariaDB takes them at ~70 MB/s, against ~45 MB/s in one 50-MB statement). Cold, the kernel
 reads the next LF chunk while the current one is filtered (`POSIX_FADV_WILLNEED`), so the disk
-time and the compute overlap. The warm ratio cannot reach 0.5: the plain read copies a cached
-gigabyte in ~0.1 s, less than MariaDB needs for the 52 MB of LFP rows alone.
+time and the compute overlap.
+
+**The 0.5 target is met where the drive sets the pace** — from a {DRIVE_MB_S} MB/s drive ours runs at
+the ratios in the drive column (the LF file's read, with the filtering overlapped, plus the LFP rows'
+insert) — **and not on this VM's own disk**, which the host serves from memory (a "cold" gigabyte
+in ~0.4 s): there MariaDB taking the LFP rows alone ({lfp_row * 43 / 1e6 / blob_rate:.2f} s at
+{lengths[-1]:g} min) is about what 0.5x would allow for everything, and warm the plain read copies a
+cached gigabyte in ~0.04 s. What would still shorten ours: inserting the LFP rows while the file is
+read (they are whole-recording traces per electrode, so only in channel groups with a second pass
+over the file), and a faster FIR (numpy's strided multiply-adds run at ~1 GFLOP/s here).
 
 **(b)-(d)** on recordings {args.seconds:g} s and {4 * args.seconds:g} s long:
 
@@ -436,8 +446,8 @@ against the generator's ground truth (samples at the measured {30000.5} Hz): ele
 The element stores 43 full-rate float64 traces (2500 Hz x 8 B, 5x the samples at twice the width);
 ours 43 traces at ~500 Hz float32 (README "Ephys storage"): {old['bytes'] / max(1, ours4['bytes']):.1f}x
 fewer bytes here. The factor is smaller than 10x because DataJoint's zlib shrinks the element's
-float64 copies of int16 x gain values (their low mantissa bits are zero), while filtered float32
-values barely compress.
+float64 copies of int16 x gain values (their low mantissa bits are zero), while our float32
+traces are stored uncompressed (see (a)).
 Peak RSS at this length is mostly imports; the element's `LFP.make` holds the 43 selected traces
 of the whole recording as float64 (about 3.1 GB per recording-hour, spec §6.5), ours one 2-s chunk.
 """
