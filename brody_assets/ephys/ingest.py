@@ -492,6 +492,7 @@ class _Decimator:
         self.q = q
         h = firwin(taps, 0.8 / q).astype(np.float32) if q > 1 else np.ones(1, np.float32)
         self.h_rev = np.ascontiguousarray(h[::-1])
+        self.h_blocks = self.h_rev[: len(h) // q * q].reshape(-1, q)  # h_rev by blocks of q taps
         self.delay = (len(h) - 1) // 2
         self.buf = np.zeros((self.delay, channels), dtype=np.float32)  # the left zero padding
         self.start = 0  # index (in the padded input) of buf[0]
@@ -503,9 +504,17 @@ class _Decimator:
         n = 0 if self.buf.shape[0] < first + taps else (self.buf.shape[0] - first - taps) // self.q + 1
         if n == 0:
             return np.empty((0, self.buf.shape[1]), dtype=np.float32)
-        out = np.zeros((n, self.buf.shape[1]), dtype=np.float32)
-        for t, weight in enumerate(self.h_rev):  # one strided (n x channels) view per tap: no copies
-            out += weight * self.buf[first + t: first + t + (n - 1) * self.q + 1: self.q]
+        q, channels = self.q, self.buf.shape[1]
+        out = np.zeros((n, channels), dtype=np.float32)
+        full = taps // q  # taps b·q … b·q + q - 1 of block b, for the blocks whose q taps all exist
+        if full:
+            # input rows first + (j + b)·q + p as blocks[j + b, p]: one matrix-vector product per
+            # block over its q taps (a view, no copy), instead of one multiply-add per tap
+            blocks = self.buf[first: first + (n + full - 1) * q].reshape(n + full - 1, q, channels)
+            for b in range(full):
+                out += np.matmul(blocks[b: b + n].transpose(0, 2, 1), self.h_blocks[b])
+        for t in range(full * q, taps):  # the last taps: one strided (n x channels) view each
+            out += self.h_rev[t] * self.buf[first + t: first + t + (n - 1) * q + 1: q]
         self.next_out += n
         drop = self.next_out * self.q - self.start
         self.buf = self.buf[drop:]
