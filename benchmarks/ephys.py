@@ -392,12 +392,12 @@ Fastest of two runs each. Load: the 1-min load average during the row (2 cores s
 |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 {table}
 
-Where our time goes ({lengths[-1]:g} min, cProfile of the `lfp` step, warm, profiled at load ~2 where
-the step took 1.41 s; in the table's runs the 2 cores were shared at load ~4, which slows our
-CPU-bound part and not the plain read): MariaDB taking the
-{lfp_row * 43 / 1e6:.0f} MB of LFP rows ~0.6-0.75 s (this run: {blob_rate:.0f} MB/s for 43 random rows of
+Where our time goes ({lengths[-1]:g} min, cProfile of the `lfp` step, warm, profiled at load ~2, where
+the step took 1.35 s; the 2 cores are shared with other work (the table's load column), which slows
+our CPU-bound part and not the plain read): MariaDB taking the
+{lfp_row * 43 / 1e6:.0f} MB of LFP rows ~0.55-0.75 s (this run: {blob_rate:.0f} MB/s for 43 random rows of
 {lfp_row / 1e6:.1f} MB in INSERTs of 4 MiB, i.e. {lfp_row * 43 / 1e6 / blob_rate:.2f} s; the server,
-not Python: pymysql's hex encoding is 0.05 s), the FIR + decimation ~0.37 s, reading and picking the
+not Python: pymysql's hex encoding is 0.05 s), the FIR + decimation ~0.30 s (0.42 s before it ran by blocks of 5 taps), reading and picking the
 43 LFP columns out of 385 ~0.18 s, the rest (temporary file, electrode lookups, the
 `ephys_recording` rows) ~0.1 s. Before this change the step also spent 1.6 s in DataJoint's
 `zlib.compress` of every LFP blob, which on the demo's traces saved ~10 % of the LFP bytes (the
@@ -414,7 +414,7 @@ in ~0.4 s): there MariaDB taking the LFP rows alone ({lfp_row * 43 / 1e6 / blob_
 {lengths[-1]:g} min) is about what 0.5x would allow for everything, and warm the plain read copies a
 cached gigabyte in ~0.04 s. What would still shorten ours: inserting the LFP rows while the file is
 read (they are whole-recording traces per electrode, so only in channel groups with a second pass
-over the file), and a faster FIR (numpy's strided multiply-adds run at ~1 GFLOP/s here).
+over the file), and a faster FIR in compiled code.
 
 **(b)-(d)** on recordings {args.seconds:g} s and {4 * args.seconds:g} s long:
 
