@@ -288,6 +288,7 @@ def _lengths(srv, work: Path, base_archive: Path, cup: Path, probe: dict, key: s
         cold = [_child(CHILD, conf, key, steps, "cold") for _ in range(2)]
         row["cold_ours"] = min(r["seconds"] for r in cold)
         row["dropped"] = all(r["dropped"] for r in cold)
+        row["rss"] = max(r["rss"] for r in cold)
         row["cold_read"] = min(_plain_read(files, cold=True) for _ in range(2))
         _plain_read(files, cold=False)  # into the page cache
         row["warm_ours"] = min(_child(CHILD, conf, key, steps, "warm")["seconds"] for _ in range(2))
@@ -367,7 +368,8 @@ def main() -> None:
             f"| {r['minutes']:g} min ({r['lf_bytes'] / 1e9:.2f} GB .lf.bin) | "
             f"{r['cold_ours']:.2f} | {r['cold_read']:.2f} | **{r['cold_read'] / r['cold_ours']:.2f}** | "
             f"{r['warm_ours']:.2f} | {r['warm_read']:.2f} | {r['warm_read'] / r['warm_ours']:.2f} | "
-            f"{slow(r)} | {r['lf_bytes'] / 1e6 / r['cold_ours']:.0f} | {r['load']:.1f} |" for r in long)
+            f"{slow(r)} | {r['lf_bytes'] / 1e6 / r['cold_ours']:.0f} | {r['rss'] / 2**20:.0f} | {r['load']:.1f} |"
+            for r in long)
         body = f"""
 Machine: {machine()}; one MariaDB on the same machine; `benchmarks/ephys.py --seconds {args.seconds:g} --minutes {args.minutes}`.
 Recordings: the demo's NP 1.0 generator (385 channels, 30000.5 Hz AP, 2500.04 Hz LF).
@@ -386,10 +388,11 @@ host may still cache its disk (this disk reads a gigabyte "cold" in well under a
 files in the page cache. {DRIVE_MB_S} MB/s drive: cold, both sides run in a blkio cgroup that
 reads this disk at {DRIVE_MB_S} MB/s at most — the speed of a 1 Gb/s network share such as the
 lab's CIFS-mounted archive drive (spec §2.1), where the ingestion actually reads from.
-Fastest of two runs each. Load: the 1-min load average during the row (2 cores shared with other work).
+Fastest of two runs each. Peak RSS: the ingesting process's VmHWM (imports included), largest of
+its cold runs: flat with length. Load: the 1-min load average during the row (2 cores shared with other work).
 
-| length | cold: ours (s) | cold: plain read (s) | cold ratio | warm: ours (s) | warm: plain read (s) | warm ratio | {DRIVE_MB_S} MB/s drive: ours (s) | {DRIVE_MB_S} MB/s drive: plain read (s) | {DRIVE_MB_S} MB/s drive ratio | ours cold (MB of .lf.bin / s) | load |
-|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+| length | cold: ours (s) | cold: plain read (s) | cold ratio | warm: ours (s) | warm: plain read (s) | warm ratio | {DRIVE_MB_S} MB/s drive: ours (s) | {DRIVE_MB_S} MB/s drive: plain read (s) | {DRIVE_MB_S} MB/s drive ratio | ours cold (MB of .lf.bin / s) | peak RSS, ours (MiB) | load |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 {table}
 
 Where our time goes ({lengths[-1]:g} min, cProfile of the `lfp` step, warm, profiled at load ~2, where

@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import os
 import re
 import tempfile
 import time
@@ -554,27 +555,40 @@ def insert_lfp(ctx: EphysContext, part: Partition) -> StepResult:
         rate = rec.lf_sample_rate / q
         n_out = -(-rec.lf_n_samples // q)
         chunk = max(q, int(LFP_CHUNK_SECONDS * rec.lf_sample_rate) // q * q)
-        with tempfile.TemporaryDirectory(prefix="brody_lfp_") as tmp:
-            store = np.lib.format.open_memmap(Path(tmp) / "lfp.npy", mode="w+", dtype=np.float32,
-                                              shape=(channels.size + 1, n_out))
+        # the traces go into a temporary file (one row per electrode, then the mean), written and
+        # read back with pwrite/pread, not a memory map: mapped pages would count in this process's
+        # memory and grow with the recording (52 MB per 10 minutes); page-cache pages do not
+        row_bytes = 4 * n_out
+        with tempfile.TemporaryFile(prefix="brody_lfp_") as tmp:
+            fd = tmp.fileno()
             decimator = _Decimator(q, LFP_FIR_TAPS, channels.size)
             written = 0
             blocks = (decimator.push(block) for _start, block in iter_lf_chunks(rec, channels, chunk))
             for out in _chain(blocks, decimator):
                 out = out[: n_out - written]
-                store[:-1, written:written + len(out)] = out.T
-                store[-1, written:written + len(out)] = out.mean(axis=1)
+                if len(out):
+                    traces = np.ascontiguousarray(out.T)
+                    for i in range(channels.size):
+                        os.pwrite(fd, traces[i].tobytes(), i * row_bytes + 4 * written)
+                    os.pwrite(fd, out.mean(axis=1).astype(np.float32).tobytes(),
+                              channels.size * row_bytes + 4 * written)
                 written += len(out)
             if written != n_out:
                 raise RuntimeError(f"LFP decimation produced {written} samples, expected {n_out}")
+
+            def trace(i: int) -> np.ndarray:
+                data = os.pread(fd, row_bytes, i * row_bytes)
+                if len(data) != row_bytes:
+                    raise RuntimeError(f"LFP temporary file: short read of row {i}")
+                return np.frombuffer(data, dtype=np.float32)
+
             result.inserted["LFP"] = _insert_packed(ctx, "LFP", [{
                 **part.rec_key, "lfp_sampling_rate": rate,
                 "lfp_time_stamps": pack_numeric(np.arange(n_out, dtype=np.float64) * (q / rec.lf_sample_rate)),
-                "lfp_mean": pack_numeric(store[-1])}], _blob_len("lfp_time_stamps", "lfp_mean"))
+                "lfp_mean": pack_numeric(trace(channels.size))}], _blob_len("lfp_time_stamps", "lfp_mean"))
             rows = ({**part.rec_key, "electrode_config_hash": config_hash, **electrodes[int(c)],
-                     "lfp": pack_numeric(store[i])} for i, c in enumerate(channels))
+                     "lfp": pack_numeric(trace(i))} for i, c in enumerate(channels))
             result.inserted["LFP.Electrode"] = _insert_packed(ctx, "LFP.Electrode", rows, _blob_len("lfp"))
-            del store
         result.facts.update(lfp_electrodes=int(channels.size), lfp_sampling_rate=rate,
                             lfp_samples=n_out, lf_sampling_rate=rec.lf_sample_rate)
     return result
