@@ -13,7 +13,8 @@ from brody_assets.config import PROJECT_ROOT
 from brody_assets.ephys.partitions import RECORDINGS, recording_key
 from brody_assets_tests.conftest import write_config
 from brody_assets_tests.ephys.ephys_support import build_ephys_demo
-from brody_assets_tests.ui.conftest import dismiss_welcome, start_dagster_dev, stop_dagster_dev
+from brody_assets_tests.ui.browser import dialog_expected, open_page
+from brody_assets_tests.ui.conftest import start_dagster_dev, stop_dagster_dev
 
 pytestmark = pytest.mark.browser
 
@@ -52,16 +53,14 @@ def ephys_ui(mariadb_server, prefix_factory, tmp_path_factory):
 
 
 def _open_partition(page, base: str, asset: str, key: str) -> None:
-    page.goto(f"{base}/assets/ephys/{asset}?view=partitions&partition={urllib.parse.quote(key, safe='')}",
-              wait_until="domcontentloaded")
-    dismiss_welcome(page)
+    open_page(page, f"{base}/assets/ephys/{asset}?view=partitions&partition={urllib.parse.quote(key, safe='')}")
 
 
 def test_raw_recording_partition_shows_its_metadata(ephys_ui, page, artifacts_dir):
     base, key, probe = ephys_ui
     _open_partition(page, base, "raw_recording", key)
     page.get_by_text("probe_serial").first.wait_for(timeout=60000)
-    page.wait_for_timeout(1000)
+    page.get_by_text(probe["serial"]).first.wait_for(timeout=60000)
     page.screenshot(path=str(artifacts_dir / "ui_ephys_raw_recording.png"), full_page=True)
     body = page.inner_text("body")
     for name in ("duration_s", "channels", "ap_bytes", "sample_rate_measured_hz", "sample_rate_nominal_hz"):
@@ -76,11 +75,14 @@ def test_waveform_set_partition_shows_the_unit_summary_picture(ephys_ui, page, a
     page.get_by_text("units_with_waveform").first.wait_for(timeout=60000)
     units = sum(1 for u in probe["units"] if u["n_spikes"] > 0)
     assert "unit_summary" in page.inner_text("body")
-    page.get_by_text("[Show Markdown]").first.click(timeout=30000)
-    image = page.locator("img[src^='data:image/png;base64,']").first
-    image.wait_for(timeout=30000)
-    page.wait_for_timeout(1000)
-    page.screenshot(path=str(artifacts_dir / "ui_ephys_unit_summary.png"))
-    width = image.evaluate("img => img.naturalWidth")
+    with dialog_expected(page):  # the markdown opens in a dialog on purpose: keep it open
+        page.get_by_text("[Show Markdown]").first.click(timeout=30000)
+        image = page.locator("img[src^='data:image/png;base64,']").first
+        image.wait_for(timeout=30000)
+        page.wait_for_function(
+            "() => [...document.images].some(i => i.src.startsWith('data:image/png') && i.complete && i.naturalWidth > 0)"
+        )
+        page.screenshot(path=str(artifacts_dir / "ui_ephys_unit_summary.png"))
+        width = image.evaluate("img => img.naturalWidth")
     assert width >= 800  # the decoded picture, not a broken-image icon
     assert units > 0

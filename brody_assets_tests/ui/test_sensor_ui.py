@@ -11,7 +11,8 @@ import pytest
 from brody_assets.config import PROJECT_ROOT
 from brody_assets_tests.conftest import write_config
 from brody_assets_tests.ephys.ephys_support import build_ephys_demo
-from brody_assets_tests.ui.conftest import dismiss_welcome, start_dagster_dev, stop_dagster_dev
+from brody_assets_tests.ui.browser import open_page
+from brody_assets_tests.ui.conftest import start_dagster_dev, stop_dagster_dev
 
 pytestmark = pytest.mark.browser
 
@@ -67,8 +68,7 @@ def sensor_ui(mariadb_server, prefix_factory, tmp_path_factory):
 
 
 def test_the_sensor_page_shows_its_ticks(sensor_ui, page, artifacts_dir):
-    page.goto(f"{sensor_ui}/locations/brody_assets/sensors/archive_drive_sensor", wait_until="domcontentloaded")
-    dismiss_welcome(page)
+    open_page(page, f"{sensor_ui}/locations/brody_assets/sensors/archive_drive_sensor")
     page.get_by_text("archive_drive_sensor").first.wait_for(timeout=30000)
     page.get_by_text("Latest tick").first.wait_for(timeout=30000)
     page.get_by_text("0 runs requested").nth(2).wait_for(timeout=30000)  # the tick table has rows
@@ -80,8 +80,7 @@ def test_the_sensor_page_shows_its_ticks(sensor_ui, page, artifacts_dir):
 
 
 def test_the_unmatched_list_renders(sensor_ui, page, artifacts_dir):
-    page.goto(f"{sensor_ui}/assets/ephys/unmatched_recordings", wait_until="domcontentloaded")
-    dismiss_welcome(page)
+    open_page(page, f"{sensor_ui}/assets/ephys/unmatched_recordings")
     for reason in ("size_mismatch", "missing_bin", "symlink_outside_root"):
         page.get_by_text(reason).first.wait_for(timeout=30000)
     page.screenshot(path=str(artifacts_dir / "unmatched_recordings.png"), full_page=True)
