@@ -22,7 +22,7 @@ defs = Definitions.merge(
         owners=_owners,
     ),
     # Neuropixels recordings and their Kilosort outputs, one partition per recording.
-    ephys_definitions(),
+    ephys_definitions(_owners),
     Definitions(
         resources={
             "legacy_db": LegacyDatabaseResource(),

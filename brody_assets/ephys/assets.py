@@ -176,7 +176,7 @@ def _table_asset(name: str) -> AssetsDefinition:
     deps, description = ASSETS[name]
 
     @asset(key=key(name), deps=list(deps), group_name=GROUP, partitions_def=RECORDINGS,
-           description=description, kinds={"mysql", "datajoint"}, check_specs=_specs(name))
+           description=description, kinds={"mariadb", "datajoint"}, check_specs=_specs(name))
     def _asset(context: AssetExecutionContext, datajoint: DataJointResource, drives: DrivesResource):
         from brody_assets.ephys import checks, ingest
 

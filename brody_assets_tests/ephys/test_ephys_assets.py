@@ -186,3 +186,16 @@ def test_setup_summary_lists_recordings_units_and_refused_ones(ran, monkeypatch)
             assert rec["expected_error"]["match"] in reason and reason.startswith(rec["expected_error"]["error"])
             assert reason in text
     assert set(instance.get_dynamic_partitions(RECORDINGS.name)) == set(report.recordings)
+
+
+def test_every_ephys_asset_carries_the_owners_and_the_mariadb_kind():
+    """Owners come from custom.owners like the other domains'; the tables are MariaDB, not MySQL."""
+    from brody_assets.ephys.definitions import ephys_definitions
+
+    defs = ephys_definitions(["team:ephys", "someone@princeton.edu"])
+    specs = {spec.key.to_user_string(): spec for a in defs.assets for spec in a.specs}
+    assert {"ephys/raw_recording", "ephys/lfp", "ephys/unmatched_recordings"} <= set(specs)
+    for name, spec in specs.items():
+        assert spec.owners == ["team:ephys", "someone@princeton.edu"], name
+        assert "mysql" not in spec.kinds, (name, spec.kinds)
+    assert {"mariadb", "datajoint"} <= specs["ephys/lfp"].kinds
