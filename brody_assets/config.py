@@ -185,6 +185,16 @@ def config_path(env: Mapping[str, str] | None = None) -> Path:
     return Path(explicit) if explicit else Path.cwd() / "dj_local_conf.json"
 
 
+def _read_json(path: Path) -> Any:
+    """The config file's JSON; invalid JSON is a :class:`ConfigError` naming the file and place."""
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ConfigError(
+            f"{path} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"
+        ) from None
+
+
 def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Read, override from the environment and validate the configuration."""
     env = os.environ if env is None else env
@@ -194,12 +204,7 @@ def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None 
             f"No configuration file at {path}. Copy resources/dj_local_conf.json there (or set "
             "BRODY_CONFIG to its path) and fill in the database and drive settings."
         )
-    try:
-        raw = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ConfigError(
-            f"{path} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"
-        ) from None
+    raw = _read_json(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold a JSON object of settings, not {type(raw).__name__}")
     return settings_from_mapping(raw, env=env, source=path)
@@ -314,12 +319,7 @@ def load_owners(path: Path | str | None = None, env: Mapping[str, str] | None = 
     path = Path(path) if path is not None else config_path(env)
     if not path.is_file():
         return DEFAULT_OWNERS
-    try:
-        raw = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ConfigError(
-            f"{path} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"
-        ) from None
+    raw = _read_json(path)
     custom = raw.get("custom", {}) if isinstance(raw, dict) else {}
     return _owners(custom.get("owners") if isinstance(custom, dict) else None, str(path))
 
