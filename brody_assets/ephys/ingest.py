@@ -627,11 +627,22 @@ def _folder_time(folder: Path, names: Iterable[str]) -> dt.datetime:
 
 
 def _clustering_key(ctx: EphysContext, part: Partition) -> dict | None:
-    rows = ctx.query(f"SELECT paramset_idx FROM {ctx.t('Clustering')} WHERE " + _where(part.rec_key)[0],
-                     _where(part.rec_key)[1])
+    where, args = _where(part.rec_key)
+    rows = ctx.query(f"SELECT paramset_idx FROM {ctx.t('Clustering')} WHERE {where}", args)
     if len(rows) > 1:
         raise RuntimeError(f"{part.key}: {len(rows)} clusterings; expected one per recording")
     return {**part.rec_key, "paramset_idx": int(rows[0][0])} if rows else None
+
+
+def _curation_key(ctx: EphysContext, part: Partition, after: tuple[str, str]) -> dict:
+    """The key of the partition's one curation (id 1 of its one clustering, P27), once the table
+    ``after[0]`` holds the partition's row; else an error naming the asset ``after[1]`` to
+    materialize first."""
+    table, asset = after
+    clustering = _clustering_key(ctx, part)
+    if clustering is None or (table != "Clustering" and not _count(ctx, table, part.rec_key)):
+        raise RuntimeError(f"{part.key}: no {table} row yet; materialize ephys/{asset} first")
+    return {**clustering, "curation_id": 1}
 
 
 def insert_clustering(ctx: EphysContext, part: Partition) -> StepResult:
@@ -716,11 +727,8 @@ def insert_curated_clustering(ctx: EphysContext, part: Partition) -> StepResult:
     with _step(ctx, "curated_clustering") as result:
         if _not_sorted(part, result) or _already(ctx, part, "Curation", result):
             return result
-        clustering = _clustering_key(ctx, part)
-        if clustering is None:
-            raise RuntimeError(f"{part.key}: no Clustering row yet; materialize ephys/clustering first")
+        key = _curation_key(ctx, part, after=("Clustering", "clustering"))
         ks = part.kilosort
-        key = {**clustering, "curation_id": 1}
         result.inserted["Curation"] = _insert(ctx, "Curation", [{
             **key, "curation_time": _folder_time(ks.folder, (ks.label_file.name, "phy.log")),
             "curation_output_dir": part.kilosort_rel, "quality_control": ks.metrics is not None,
@@ -782,11 +790,8 @@ def insert_waveform_set(ctx: EphysContext, part: Partition) -> StepResult:
     with _step(ctx, "waveform_set") as result:
         if _not_sorted(part, result) or _already(ctx, part, "WaveformSet", result):
             return result
-        clustering = _clustering_key(ctx, part)
-        if clustering is None or not _count(ctx, "CuratedClustering", part.rec_key):
-            raise RuntimeError(f"{part.key}: no CuratedClustering row yet; materialize ephys/curated_clustering first")
+        key = _curation_key(ctx, part, after=("CuratedClustering", "curated_clustering"))
         ks = part.kilosort
-        key = {**clustering, "curation_id": 1}
         electrodes = _electrode_map(ctx, rec)
         config_hash = _config_hash(ctx, part)
         table = unit_table(ks)
@@ -850,11 +855,8 @@ def insert_quality_metrics(ctx: EphysContext, part: Partition) -> StepResult:
     with _step(ctx, "quality_metrics") as result:
         if _not_sorted(part, result) or _already(ctx, part, "QualityMetrics", result):
             return result
-        clustering = _clustering_key(ctx, part)
-        if clustering is None or not _count(ctx, "WaveformSet", part.rec_key):
-            raise RuntimeError(f"{part.key}: no WaveformSet row yet; materialize ephys/waveform_set first")
+        key = _curation_key(ctx, part, after=("WaveformSet", "waveform_set"))
         ks = part.kilosort
-        key = {**clustering, "curation_id": 1}
         ids = ks.cluster_ids
         if ks.metrics is not None:
             frame = ks.metrics.rename(columns=lambda c: _METRIC_RENAMES.get(str(c).lower(), str(c).lower()))
