@@ -163,7 +163,8 @@ def cmd_materialize(args: argparse.Namespace) -> int:
         "UI: `DAGSTER_HOME=" + home + " .venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000` then open "
         "http://127.0.0.1:3000/asset-groups"
     )
-    return 0 if report.ok else 1
+    # any error line (a failed job, or an archive drive that is not there) fails the command
+    return 0 if report.ok and not report.errors else 1
 
 
 def cmd_integrity(args: argparse.Namespace) -> int:

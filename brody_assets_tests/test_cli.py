@@ -176,3 +176,17 @@ def test_run_summary_shows_table_totals_beside_the_runs_own_figures():
     )
     water = next(line for line in lines if "migrated/action/water" in line)
     assert water.split() == ["migrated/action/water", "4,210", "29", "606", "=", "588", "+", "18"]
+
+
+def test_materialize_fails_when_the_archive_drive_is_not_there(tmp_path, mariadb_server, prefix_factory):
+    """An archive drive root that does not exist is an error line and exit 1, never exit 0."""
+    from brody_assets_tests.conftest import make_settings, write_config
+
+    settings = make_settings(mariadb_server, prefix_factory(), archive_root=tmp_path / "not-mounted",
+                             cup_root=tmp_path / "cup")
+    write_config(settings, tmp_path / "dj_local_conf.json")
+    out = _run(["materialize", "--job", "integrity_report"], tmp_path)
+    shown = out.stdout + out.stderr
+    assert "job integrity_report: succeeded" in shown, shown
+    assert f"error: ephys: the archive drive root {tmp_path / 'not-mounted'} is not there" in shown, shown
+    assert out.returncode == 1, shown
