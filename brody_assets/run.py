@@ -208,7 +208,9 @@ def materialize_all(jobs: tuple[str, ...] = MAIN_JOBS, log_level: str = "CRITICA
     instance = DagsterInstance.get()
     report = RunReport()
     causes: dict[str, list[str]] = {}
-    for name in jobs:
+    # the ephys recordings follow the main jobs, or run alone with `--job ingest_recording`
+    with_ephys = tuple(jobs) == MAIN_JOBS or EPHYS_JOB in jobs
+    for name in (j for j in jobs if j != EPHYS_JOB):
         result = run_job(
             name, instance, run_config={"loggers": {"console": {"config": {"log_level": log_level}}}}
         )
@@ -220,7 +222,7 @@ def materialize_all(jobs: tuple[str, ...] = MAIN_JOBS, log_level: str = "CRITICA
             report.ok = False
             failure_causes(result.all_events, into=causes)
     report.errors = summarize_failures(causes)
-    if EPHYS_JOB in {job.name for job in defs.jobs}:
+    if with_ephys and EPHYS_JOB in {job.name for job in defs.jobs}:
         if report.ok:
             ingest_recordings(defs, instance, report, log_level)
         else:  # the ephys tables hang off the migrated rats and sessions: fix the failure first
