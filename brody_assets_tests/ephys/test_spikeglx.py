@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import threading
 import tracemalloc
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from brody_assets.ephys.spikeglx import (
     NP1_3A,
     NP1_3B,
     NP2_SS,
+    _as_slice,
     channel_positions,
     element_lfp_channels,
     iter_lf_chunks,
@@ -199,6 +201,33 @@ def test_lf_chunks_cover_the_file_in_microvolts(demo):
     got = np.concatenate([c for _, c in chunks])
     assert got.dtype == np.float32
     assert np.allclose(got, raw[:, cols] * LF_UV_PER_BIT)
+
+
+@pytest.mark.parametrize("cols", [list(range(383, -1, -9)), list(range(0, 384, 9)), [7], [3, 3], [1, 2, 4],
+                                  [10, 8, 6, 4, 2, 0], list(range(384))])
+def test_evenly_spaced_columns_are_picked_as_a_view_with_the_same_values(cols):
+    data = np.arange(5 * 385).reshape(5, 385)
+    pick = _as_slice(np.asarray(cols))
+    assert np.array_equal(data[:, pick], data[:, cols])
+    regular = len(cols) > 1 and len(set(np.diff(cols))) == 1 and cols[1] != cols[0]
+    assert isinstance(pick, slice) == regular
+
+
+def test_a_file_that_shrinks_while_read_fails_naming_it_and_leaves_no_reader_thread(demo, tmp_path):
+    archive, _, manifest, _ = demo
+    _, p = _ingestible(manifest)[0]
+    meta = _copy_probe(archive, p, tmp_path)
+    rec = read_recording(meta, tmp_path)
+    before = threading.active_count()
+    chunks = iter_lf_chunks(rec, element_lfp_channels(rec), chunk_samples=40)
+    next(chunks)
+    chunks.close()  # a caller that stops early: the reader thread ends with the generator
+    assert threading.active_count() == before
+    os.truncate(rec.lf_bin, rec.lf_bin.stat().st_size // 2)  # the file shrinks after its meta was read
+    with pytest.raises(RecordingError, match="short read at byte .*shrank") as caught:
+        sum(c.shape[0] for _, c in iter_lf_chunks(rec, element_lfp_channels(rec), chunk_samples=40))
+    assert str(rec.lf_bin) in str(caught.value)
+    assert threading.active_count() == before
 
 
 def test_lf_chunks_use_memory_of_a_chunk_not_of_the_file(demo, tmp_path):

@@ -1,0 +1,123 @@
+"""Server-side prepared statements over a PyMySQL connection (MySQL's binary protocol).
+
+PyMySQL sends every value inside the SQL text, so a blob travels as an escaped literal that the
+server must lex byte by byte: MariaDB takes 52 MB of LFP traces that way in ~0.6 s, and in ~0.2 s
+when the same bytes arrive as binary parameters of a prepared statement (measured in
+``benchmarks/RESULTS.md``, "Ephys ingestion"). PyMySQL has no prepared statements, so this module
+speaks the three commands it needs — ``COM_STMT_PREPARE``, ``COM_STMT_EXECUTE`` and
+``COM_STMT_CLOSE`` (MariaDB/MySQL client/server protocol) — on the connection's own socket, in the
+connection's own transaction. Only statements that return no rows (``INSERT``) are supported.
+
+Values: ``None``, ``bool``/``int`` (and numpy integers), ``float`` (and numpy floats), ``str``,
+``bytes``/``bytearray``/``memoryview`` and ``uuid.UUID`` (its 16 bytes, as DataJoint stores it).
+"""
+
+from __future__ import annotations
+
+import struct
+import uuid
+from collections.abc import Sequence
+
+import numpy as np
+from pymysql.constants import CLIENT
+
+COM_STMT_PREPARE = 0x16
+COM_STMT_EXECUTE = 0x17
+COM_STMT_CLOSE = 0x19
+
+_NULL = b"\x06\x00"  # MYSQL_TYPE_NULL
+_LONGLONG = b"\x08\x00"  # signed 8-byte integer
+_DOUBLE = b"\x05\x00"
+_STRING = b"\xfe\x00"  # MYSQL_TYPE_STRING: text in the connection's character set
+_BLOB = b"\xfc\x00"  # MYSQL_TYPE_BLOB: bytes as they are
+
+
+class PreparedStatementError(RuntimeError):
+    """The server's answer did not follow the protocol (not a SQL error: those raise PyMySQL's)."""
+
+
+def _length(n: int) -> bytes:
+    """A length-encoded integer."""
+    if n < 251:
+        return bytes((n,))
+    if n < 1 << 16:
+        return b"\xfc" + struct.pack("<H", n)
+    if n < 1 << 24:
+        return b"\xfd" + struct.pack("<I", n)[:3]
+    return b"\xfe" + struct.pack("<Q", n)
+
+
+def _encode(value, encoding: str) -> tuple[bytes, list[bytes]]:
+    """(type code, value bytes) of one parameter."""
+    if value is None:
+        return _NULL, []
+    if isinstance(value, (bool, int, np.integer)):
+        return _LONGLONG, [struct.pack("<q", int(value))]
+    if isinstance(value, (float, np.floating)):
+        return _DOUBLE, [struct.pack("<d", float(value))]
+    if isinstance(value, str):
+        data = value.encode(encoding)
+        return _STRING, [_length(len(data)), data]
+    if isinstance(value, uuid.UUID):
+        return _BLOB, [_length(16), value.bytes]
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = memoryview(value).cast("B")
+        return _BLOB, [_length(data.nbytes), data]
+    raise TypeError(f"prepared statements take None, int, float, str, bytes or UUID values, not {type(value).__name__}")
+
+
+class PreparedStatement:
+    """One statement prepared on ``connection`` (a ``pymysql.Connection``); use as a context
+    manager, or call :meth:`close`. :meth:`execute` runs it with one set of parameters and returns
+    the affected rows; SQL errors raise PyMySQL's exceptions, as ``cursor.execute`` would."""
+
+    def __init__(self, connection, sql: str) -> None:
+        self.connection = connection
+        self.sql = sql
+        connection._execute_command(COM_STMT_PREPARE, sql)
+        first = connection._read_packet()  # an error packet raises here
+        data = first.get_all_data()
+        if data[:1] != b"\x00" or len(data) < 12:
+            raise PreparedStatementError(f"unexpected answer to COM_STMT_PREPARE of {sql[:80]!r}")
+        self.statement_id, columns, self.n_params = struct.unpack("<IHH", data[1:9])
+        eof = not connection.client_flag & CLIENT.DEPRECATE_EOF
+        for count in (self.n_params, columns):  # definitions of the parameters, then of the columns
+            for _ in range(count):
+                connection._read_packet()
+            if count and eof:
+                connection._read_packet()
+        if columns:
+            self.close()
+            raise PreparedStatementError(f"{sql[:80]!r} returns rows: only statements without a result are supported")
+
+    def execute(self, params: Sequence) -> int:
+        if len(params) != self.n_params:
+            raise ValueError(f"the statement takes {self.n_params} parameters, {len(params)} given")
+        encoding = self.connection.encoding
+        null = bytearray((len(params) + 7) // 8)
+        types, values = [], []
+        for i, value in enumerate(params):
+            code, parts = _encode(value, encoding)
+            if code is _NULL:
+                null[i // 8] |= 1 << (i % 8)
+            types.append(code)
+            values.extend(parts)
+        header = struct.pack("<IBI", self.statement_id, 0, 1) + bytes(null) + b"\x01" + b"".join(types)
+        self.connection._execute_command(COM_STMT_EXECUTE, b"".join([header, *values]))
+        answer = self.connection._read_packet()  # an error packet raises here
+        if not answer.is_ok_packet():
+            raise PreparedStatementError(f"unexpected answer to COM_STMT_EXECUTE of {self.sql[:80]!r}")
+        answer.advance(1)
+        return answer.read_length_encoded_integer()
+
+    def close(self) -> None:
+        if self.statement_id is not None:
+            self.connection._execute_command(COM_STMT_CLOSE, struct.pack("<I", self.statement_id))
+            self.statement_id = None
+
+    def __enter__(self) -> PreparedStatement:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.connection.open:
+            self.close()
