@@ -10,7 +10,7 @@ import numpy as np
 import pymysql
 import pytest
 
-from brody_assets.db.prepared import PreparedStatement, PreparedStatementError
+from brody_assets.db.prepared import PreparedStatement, PreparedStatementError, Streamed
 
 
 @pytest.fixture
@@ -86,3 +86,25 @@ def test_bad_calls_are_refused_before_anything_is_sent(admin_conn, table):
     with pytest.raises(PreparedStatementError, match="returns rows"):
         PreparedStatement(admin_conn, f"SELECT id FROM {table} WHERE id = ?")
     assert [(r[0], r[5]) for r in _rows(admin_conn, table)] == [(5, b"still fine")]
+
+
+def test_a_streamed_blob_arrives_whole_and_a_short_one_is_refused(admin_conn, table):
+    pieces = [np.random.default_rng(i).bytes(300_000) for i in range(7)]  # 2.1 MB in 300 kB pieces
+    read = []
+
+    def lazily():  # the statement asks for the pieces one at a time, while it executes
+        for piece in pieces:
+            read.append(len(piece))
+            yield memoryview(piece)
+
+    with PreparedStatement(admin_conn, f"INSERT INTO {table} (id, s, b) VALUES (?, ?, ?)") as st:
+        streamed = Streamed(lazily(), sum(map(len, pieces)))
+        assert read == [] and len(streamed) == 2_100_000
+        st.execute([1, "streamed", streamed])
+        assert read == [300_000] * 7
+        st.execute([2, "empty", Streamed(iter(()), 0)])
+        with pytest.raises(ValueError, match=r"parameter 2 .* 600000 bytes streamed, 600001 announced"):
+            st.execute([3, "short", Streamed(iter(pieces[:2]), 600_001)])
+        st.execute([4, "after", Streamed(iter([b"ok"]), 2)])  # nothing of the refused value is left
+    got = {r[0]: r[5] for r in _rows(admin_conn, table)}
+    assert got == {1: b"".join(pieces), 2: b"", 4: b"ok"}

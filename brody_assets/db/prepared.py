@@ -9,21 +9,25 @@ speaks the three commands it needs — ``COM_STMT_PREPARE``, ``COM_STMT_EXECUTE`
 connection's own transaction. Only statements that return no rows (``INSERT``) are supported.
 
 Values: ``None``, ``bool``/``int`` (and numpy integers), ``float`` (and numpy floats), ``str``,
-``bytes``/``bytearray``/``memoryview`` and ``uuid.UUID`` (its 16 bytes, as DataJoint stores it).
+``bytes``/``bytearray``/``memoryview``, ``uuid.UUID`` (its 16 bytes, as DataJoint stores it), and
+:class:`Streamed`: a blob sent in pieces ahead of the execution (``COM_STMT_SEND_LONG_DATA``), so
+the client never holds more than one piece of it, however long the value.
 """
 
 from __future__ import annotations
 
 import struct
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from pymysql.constants import CLIENT
 
 COM_STMT_PREPARE = 0x16
 COM_STMT_EXECUTE = 0x17
+COM_STMT_SEND_LONG_DATA = 0x18
 COM_STMT_CLOSE = 0x19
+COM_STMT_RESET = 0x1A
 
 _NULL = b"\x06\x00"  # MYSQL_TYPE_NULL
 _LONGLONG = b"\x08\x00"  # signed 8-byte integer
@@ -34,6 +38,18 @@ _BLOB = b"\xfc\x00"  # MYSQL_TYPE_BLOB: bytes as they are
 
 class PreparedStatementError(RuntimeError):
     """The server's answer did not follow the protocol (not a SQL error: those raise PyMySQL's)."""
+
+
+class Streamed:
+    """A blob parameter given as ``pieces`` (bytes-like, in order) that add up to ``nbytes``; read
+    lazily, one piece at a time, while the statement executes. ``len()`` is ``nbytes``."""
+
+    def __init__(self, pieces: Iterable, nbytes: int) -> None:
+        self.pieces = pieces
+        self.nbytes = nbytes
+
+    def __len__(self) -> int:
+        return self.nbytes
 
 
 def _length(n: int) -> bytes:
@@ -95,13 +111,19 @@ class PreparedStatement:
             raise ValueError(f"the statement takes {self.n_params} parameters, {len(params)} given")
         encoding = self.connection.encoding
         null = bytearray((len(params) + 7) // 8)
-        types, values = [], []
+        types, values, streamed = [], [], []
         for i, value in enumerate(params):
+            if isinstance(value, Streamed):  # sent before the execution; no value in its packet
+                types.append(_BLOB)
+                streamed.append((i, value))
+                continue
             code, parts = _encode(value, encoding)
             if code is _NULL:
                 null[i // 8] |= 1 << (i % 8)
             types.append(code)
             values.extend(parts)
+        for i, value in streamed:
+            self._send_long_data(i, value)
         header = struct.pack("<IBI", self.statement_id, 0, 1) + bytes(null) + b"\x01" + b"".join(types)
         self.connection._execute_command(COM_STMT_EXECUTE, b"".join([header, *values]))
         answer = self.connection._read_packet()  # an error packet raises here
@@ -109,6 +131,25 @@ class PreparedStatement:
             raise PreparedStatementError(f"unexpected answer to COM_STMT_EXECUTE of {self.sql[:80]!r}")
         answer.advance(1)
         return answer.read_length_encoded_integer()
+
+    def _send_long_data(self, i: int, value: Streamed) -> None:
+        """The pieces of parameter ``i``; the server answers nothing (errors come with the execution)."""
+        prefix = struct.pack("<IH", self.statement_id, i)
+        sent = 0
+        for piece in value.pieces:
+            piece = memoryview(piece).cast("B")
+            self.connection._execute_command(COM_STMT_SEND_LONG_DATA, prefix + piece)
+            sent += piece.nbytes
+        if sent == 0:  # an empty value must still be sent, or the parameter counts as unbound
+            self.connection._execute_command(COM_STMT_SEND_LONG_DATA, prefix)
+        if sent != value.nbytes:
+            self._reset()
+            raise ValueError(f"parameter {i} of {self.sql[:80]!r}: {sent} bytes streamed, {value.nbytes} announced")
+
+    def _reset(self) -> None:
+        """Drop the long data sent so far (``COM_STMT_RESET``); the statement stays prepared."""
+        self.connection._execute_command(COM_STMT_RESET, struct.pack("<I", self.statement_id))
+        self.connection._read_packet()
 
     def close(self) -> None:
         if self.statement_id is not None:

@@ -16,16 +16,22 @@ import numpy as np
 _HEADER = b"mYm\0A"
 
 
+def numeric_header(dtype, shape: tuple[int, ...]) -> bytes:
+    """The bytes that precede the values in :func:`pack_numeric`'s blob of an array of ``dtype`` and
+    ``shape``: a blob can be streamed as this header, then the values in Fortran order."""
+    from datajoint.blob import serialize_lookup
+
+    dtype = np.dtype(dtype)
+    entry = serialize_lookup.get(dtype)
+    if len(shape) == 0 or dtype.kind not in "biuf" or entry is None:
+        raise TypeError(f"pack_numeric takes real numeric arrays of at least one dimension, not {dtype} "
+                        f"with shape {shape}")
+    return (_HEADER + np.array([len(shape), *shape], dtype=np.uint64).tobytes()
+            + np.array([entry["type_id"], 0], dtype=np.uint32).tobytes())
+
+
 def pack_numeric(array: np.ndarray) -> bytes:
     """The uncompressed DataJoint blob of a real numeric ``array`` (ndim >= 1): byte for byte what
     ``datajoint.blob.pack(array, compress=False)`` returns."""
-    from datajoint.blob import serialize_lookup
-
     array = np.asarray(array)
-    entry = serialize_lookup.get(array.dtype)
-    if array.ndim == 0 or array.dtype.kind not in "biuf" or entry is None:
-        raise TypeError(f"pack_numeric takes real numeric arrays of at least one dimension, not {array.dtype} "
-                        f"with shape {array.shape}")
-    head = (_HEADER + np.array([array.ndim, *array.shape], dtype=np.uint64).tobytes()
-            + np.array([entry["type_id"], 0], dtype=np.uint32).tobytes())
-    return head + array.tobytes(order="F")
+    return numeric_header(array.dtype, array.shape) + array.tobytes(order="F")

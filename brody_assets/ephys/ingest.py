@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import itertools
 import os
 import re
 import tempfile
@@ -64,6 +65,8 @@ if TYPE_CHECKING:  # the readers load numpy/pandas arrays; imported where used
 LFP_TARGET_RATE = 500.0  # Hz stored (the LF band is 2.5 kHz; LFP analyses stay below ~200 Hz)
 LFP_FIR_TAPS = 101  # anti-alias FIR at 0.4 x the stored rate, linear phase (no phase shift)
 LFP_CHUNK_SECONDS = 2.0  # LF read per step: 2 s x 385 ch x 2 B = 3.9 MB (memory is set by this)
+LFP_WRITE_SAMPLES = 8192  # decimated samples gathered before one write per trace (1.4 MB, ~16 s)
+BLOB_PIECE_BYTES = 2**20  # a streamed blob is read and sent in pieces of this size
 WAVEFORM_SPIKES = 200  # spikes averaged per unit at most (deterministic sample)
 WAVEFORM_HALF_WIDTH = 32  # samples each side (64 samples = 2.1 ms at 30 kHz, as the element)
 WAVEFORM_NEIGHBOURS = 12  # channels nearest the peak channel, stored besides it
@@ -285,18 +288,20 @@ class PacketTooSmall(RuntimeError):
 
 
 def _batches(rows: Iterable[dict], blob_bytes, limit: int = STATEMENT_BYTES,
-             max_packet: int | None = None, table: str = "") -> Iterator[list[dict]]:
+             max_packet: int | None = None, table: str = "", escaped: bool = True) -> Iterator[list[dict]]:
     """Group rows into statements of at most ``limit`` bytes of blob data each. A single row that
-    cannot fit the server's packet (blob bytes escaped at worst twice their size) is an error that
-    says how far to raise ``max_allowed_packet``."""
+    cannot fit the server's packet is an error that says how far to raise ``max_allowed_packet``:
+    blob bytes count twice in SQL text (``escaped``: escaped at worst to twice their size), once
+    as prepared-statement parameters."""
     batch: list[dict] = []
     size = 0
     for row in rows:
         n = blob_bytes(row)
-        if max_packet is not None and 2 * n + 4096 > max_packet:
+        need = (2 if escaped else 1) * n + 4096
+        if max_packet is not None and need > max_packet:
             raise PacketTooSmall(
                 f"one {table} row holds {n / 2**20:.1f} MiB of blob data; the server's max_allowed_packet "
-                f"is {max_packet / 2**20:.0f} MiB: raise it to at least {(2 * n + 4096) / 2**20:.0f} MiB")
+                f"is {max_packet / 2**20:.0f} MiB: raise it to at least {need / 2**20:.0f} MiB")
         if batch and size + n > limit:
             yield batch
             batch, size = [], 0
@@ -318,7 +323,8 @@ def _insert(ctx: EphysContext, table: str, rows, blob_bytes=None) -> int:
 
 
 def _insert_packed(ctx: EphysContext, table: str, rows, blob_bytes) -> int:
-    """Insert rows whose blob columns are already packed (:func:`blobs.pack_numeric`) as binary
+    """Insert rows whose blob columns are already packed (:func:`blobs.pack_numeric`, or a
+    ``prepared.Streamed`` of such a blob's pieces) as binary
     parameters of prepared ``INSERT`` statements (:mod:`brody_assets.db.prepared`: the server does
     not lex the blobs as it must in SQL text, ~3x faster for LFP), at most ``STATEMENT_BYTES`` of
     blob data each. DataJoint's insert would pack (and try to zlib) them again. Values are str,
@@ -331,7 +337,7 @@ def _insert_packed(ctx: EphysContext, table: str, rows, blob_bytes) -> int:
     statements: dict[int, PreparedStatement] = {}
     n = 0
     try:
-        for batch in _batches(rows, blob_bytes, min(STATEMENT_BYTES, packet // 3), packet, table):
+        for batch in _batches(rows, blob_bytes, min(STATEMENT_BYTES, packet // 3), packet, table, escaped=False):
             names = list(batch[0])
             if len(batch) not in statements:
                 one = "(" + ", ".join(["?"] * len(names)) + ")"
@@ -546,7 +552,8 @@ def _chain(blocks, decimator: _Decimator) -> Iterator[np.ndarray]:
 
 def insert_lfp(ctx: EphysContext, part: Partition) -> StepResult:
     """``LFP`` + one ``LFP.Electrode`` row per kept channel, streamed (memory set by the chunk)."""
-    from brody_assets.ephys.blobs import pack_numeric
+    from brody_assets.db.prepared import Streamed
+    from brody_assets.ephys.blobs import numeric_header
     from brody_assets.ephys.spikeglx import element_lfp_channels, iter_lf_chunks
 
     rec = part.recording
@@ -565,37 +572,64 @@ def insert_lfp(ctx: EphysContext, part: Partition) -> StepResult:
         chunk = max(q, int(LFP_CHUNK_SECONDS * rec.lf_sample_rate) // q * q)
         # the traces go into a temporary file (one row per electrode, then the mean), written and
         # read back with pwrite/pread, not a memory map: mapped pages would count in this process's
-        # memory and grow with the recording (52 MB per 10 minutes); page-cache pages do not
+        # memory and grow with the recording (52 MB per 10 minutes); page-cache pages do not. The
+        # rows go to MariaDB streamed from that file piece by piece (prepared.Streamed), so no
+        # row is ever whole in this process either (a 3-hour electrode row is 22 MB)
         row_bytes = 4 * n_out
         with tempfile.TemporaryFile(prefix="brody_lfp_") as tmp:
             fd = tmp.fileno()
             decimator = _Decimator(q, LFP_FIR_TAPS, channels.size)
-            written = 0
+            written, pending = 0, []
+
+            def flush() -> None:  # the pending samples: one write per trace and one for the mean
+                nonlocal written
+                out = np.concatenate(pending)
+                pending.clear()
+                rows = np.empty((channels.size + 1, len(out)), dtype=np.float32)
+                rows[:-1] = out.T
+                rows[-1] = out.mean(axis=1)
+                for i, row in enumerate(rows):
+                    os.pwrite(fd, row, i * row_bytes + 4 * written)
+                written += len(out)
+
+            taken = 0
             blocks = (decimator.push(block) for _start, block in iter_lf_chunks(rec, channels, chunk))
             for out in _chain(blocks, decimator):
-                out = out[: n_out - written]
+                out = out[: n_out - taken]
+                taken += len(out)
                 if len(out):
-                    traces = np.ascontiguousarray(out.T)
-                    for i in range(channels.size):
-                        os.pwrite(fd, traces[i].tobytes(), i * row_bytes + 4 * written)
-                    os.pwrite(fd, out.mean(axis=1).astype(np.float32).tobytes(),
-                              channels.size * row_bytes + 4 * written)
-                written += len(out)
+                    pending.append(out)
+                if taken - written >= LFP_WRITE_SAMPLES:
+                    flush()
+            if pending:
+                flush()
             if written != n_out:
                 raise RuntimeError(f"LFP decimation produced {written} samples, expected {n_out}")
 
-            def trace(i: int) -> np.ndarray:
-                data = os.pread(fd, row_bytes, i * row_bytes)
-                if len(data) != row_bytes:
-                    raise RuntimeError(f"LFP temporary file: short read of row {i}")
-                return np.frombuffer(data, dtype=np.float32)
+            trace_header = numeric_header(np.float32, (n_out,))
+
+            def trace(i: int) -> Streamed:
+                def pieces() -> Iterator[bytes]:
+                    yield trace_header
+                    for offset in range(0, row_bytes, BLOB_PIECE_BYTES):
+                        size = min(BLOB_PIECE_BYTES, row_bytes - offset)
+                        data = os.pread(fd, size, i * row_bytes + offset)
+                        if len(data) != size:
+                            raise RuntimeError(f"LFP temporary file: short read of row {i}")
+                        yield data
+                return Streamed(pieces(), len(trace_header) + row_bytes)
+
+            def time_stamps() -> Streamed:  # sample j at j·q / rate seconds, float64
+                header, step = numeric_header(np.float64, (n_out,)), BLOB_PIECE_BYTES // 8
+                pieces = (np.arange(a, min(n_out, a + step), dtype=np.float64) * (q / rec.lf_sample_rate)
+                          for a in range(0, n_out, step))
+                return Streamed(itertools.chain([header], pieces), len(header) + 8 * n_out)
 
             result.inserted["LFP"] = _insert_packed(ctx, "LFP", [{
-                **part.rec_key, "lfp_sampling_rate": rate,
-                "lfp_time_stamps": pack_numeric(np.arange(n_out, dtype=np.float64) * (q / rec.lf_sample_rate)),
-                "lfp_mean": pack_numeric(trace(channels.size))}], _blob_len("lfp_time_stamps", "lfp_mean"))
+                **part.rec_key, "lfp_sampling_rate": rate, "lfp_time_stamps": time_stamps(),
+                "lfp_mean": trace(channels.size)}], _blob_len("lfp_time_stamps", "lfp_mean"))
             rows = ({**part.rec_key, "electrode_config_hash": config_hash, **electrodes[int(c)],
-                     "lfp": pack_numeric(trace(i))} for i, c in enumerate(channels))
+                     "lfp": trace(i)} for i, c in enumerate(channels))
             result.inserted["LFP.Electrode"] = _insert_packed(ctx, "LFP.Electrode", rows, _blob_len("lfp"))
         result.facts.update(lfp_electrodes=int(channels.size), lfp_sampling_rate=rate,
                             lfp_samples=n_out, lf_sampling_rate=rec.lf_sample_rate)

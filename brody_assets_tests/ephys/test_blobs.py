@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from datajoint.blob import pack, unpack
 
-from brody_assets.ephys.blobs import pack_numeric
+from brody_assets.ephys.blobs import numeric_header, pack_numeric
 
 
 @pytest.mark.parametrize("array", [
@@ -33,3 +33,13 @@ def test_a_memmap_row_packs_like_the_array(tmp_path):
 def test_what_it_does_not_pack_is_refused(value):
     with pytest.raises(TypeError, match="real numeric arrays"):
         pack_numeric(value)
+
+
+def test_the_header_then_the_values_is_the_blob():
+    """What a streamed LFP row sends: numeric_header, then the values; DataJoint reads it back."""
+    trace = np.random.default_rng(2).normal(size=12_345).astype(np.float32)
+    streamed = numeric_header(trace.dtype, trace.shape) + trace.tobytes()
+    assert streamed == pack_numeric(trace) == pack(trace, compress=False)
+    assert np.array_equal(unpack(streamed), trace)
+    with pytest.raises(TypeError, match="real numeric arrays"):
+        numeric_header(np.complex64, (3,))
