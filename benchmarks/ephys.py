@@ -71,14 +71,14 @@ CHILD = EVICT + textwrap.dedent("""
     cold = sys.argv[4] == "cold" if len(sys.argv) > 4 else True
     dropped = evict([rec.ap_meta, rec.lf_meta, rec.lf_bin, rec.ap_bin]) if cold else None
     marks = {}  # where the time goes: the first and last row insert of the timed steps
-    insert_packed = ingest._insert_packed
+    insert_packed = ingest.lfp.insert_packed  # where the lfp step looks it up
     def timed_insert(*args, **kwargs):
         marks.setdefault("first_insert", time.perf_counter())
         try:
             return insert_packed(*args, **kwargs)
         finally:
             marks["inserted"] = time.perf_counter()
-    ingest._insert_packed = timed_insert
+    ingest.lfp.insert_packed = timed_insert
     t = time.perf_counter()
     for step in timed:
         ingest.STEP_FUNCTIONS[step](ctx, part)
@@ -128,7 +128,7 @@ OLD = EVICT + textwrap.dedent("""
         return worst
 
     with ctx.connection.transaction:
-        idx = ingest._paramset(ctx, part.kilosort)[0]
+        idx = ingest.sorting.paramset(ctx, part.kilosort)[0]
     later = {}
     task = {**key, "paramset_idx": idx}
     t = time.perf_counter()

@@ -5,8 +5,8 @@ It connects as both accounts and checks, in order: the connections, the TLS sett
 versions, the accounts' grants (legacy: SELECT only — anything more is a loud WARNING; pipeline:
 may create its prefixed schemas), that every legacy table and column the migration registry reads
 exists with a compatible type (the drift check of :mod:`brody_assets.migration.engine.drift`),
-``max_allowed_packet`` against the largest legacy blob, ``sql_mode``, and that the drive roots
-are mounted. Every finding is ``OK``, ``WARN`` or ``FAIL`` with the fix; a ``FAIL`` is a blocker
+``max_allowed_packet`` against the largest legacy blob, the pipeline server against the largest
+ephys row (one LFP electrode's trace), ``sql_mode``, and that the drive roots are mounted. Every finding is ``OK``, ``WARN`` or ``FAIL`` with the fix; a ``FAIL`` is a blocker
 (exit status 1).
 
 The doctor never writes: no schema, table, row or file is created or changed anywhere. It only
@@ -34,6 +34,7 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 FAMILIES_OF_NEW = ("lab", "subject", "action", "acquisition")
 MIN_MARIADB, MIN_MYSQL = (10, 5), (8, 0)
 BLOB_SAMPLE_ROWS = 200  # newest legacy rows whose blob sizes are sampled
+LONG_RECORDING_HOURS = 4  # the longest recording a site should ingest without changing its server
 PIPELINE_KEYS = ("database", "DJ_HOST / DJ_PORT / DJ_USER / DJ_PASS")
 LEGACY_KEYS = ("custom.legacy.database", "BRODY_LEGACY_HOST / _PORT / _USER / _PASSWORD")
 
@@ -236,6 +237,35 @@ def _packets(pipeline: _Conn, legacy: _Conn, settings: Settings) -> list[Finding
     return out
 
 
+def _lfp_rows(conn: _Conn) -> Finding:
+    """The largest ephys row is one ``LFP.Electrode`` trace (float32 at ~500 Hz: 7.2 MB per
+    recording-hour). The pipeline server must take it as one parameter (``max_allowed_packet``),
+    and MySQL, unlike MariaDB, refuses a BLOB larger than 10 % of its redo log."""
+    from brody_assets.ephys.ingest.lfp import LFP_TARGET_RATE
+
+    per_hour = 4 * LFP_TARGET_RATE * 3600
+    packet = int(conn.value("SELECT @@GLOBAL.max_allowed_packet"))
+    # setting -> (its value, recording hours it allows, the value LONG_RECORDING_HOURS needs)
+    limits = {"max_allowed_packet": (packet, max(packet - 4096, 0) / per_hour,
+                                     LONG_RECORDING_HOURS * per_hour + 4096)}
+    if "mariadb" not in str(conn.value("SELECT VERSION()")).lower():
+        try:  # MySQL 8.0.30 and newer
+            redo = int(conn.value("SELECT @@GLOBAL.innodb_redo_log_capacity"))
+        except pymysql.MySQLError:
+            redo = int(conn.value("SELECT @@GLOBAL.innodb_log_file_size * @@GLOBAL.innodb_log_files_in_group"))
+        limits["innodb_redo_log_capacity"] = (redo, 0.1 * redo / per_hour, 10 * LONG_RECORDING_HOURS * per_hour)
+    name = min(limits, key=lambda k: limits[k][1])
+    have, hours, need = limits[name]
+    text = (f"one LFP electrode row holds {per_hour / 1e6:.1f} MB per recording-hour; this server takes "
+            f"recordings up to {hours:.1f} h ({name} {_size(have)}"
+            + (": MySQL refuses a BLOB over 10 % of its redo log)" if name != "max_allowed_packet" else ")"))
+    if hours >= LONG_RECORDING_HOURS:
+        return Finding("OK", "ephys rows", text)
+    return Finding("WARN", "ephys rows", text + "; a longer recording's lfp step fails, naming the size",
+                   f"set {name} = {-(-int(need) // 2**20)}M on the pipeline server for recordings up to "
+                   f"{LONG_RECORDING_HOURS} h")
+
+
 def _size(n: int) -> str:
     return f"{n / 2**20:.0f} MiB" if n >= 2**20 else f"{n / 2**10:.0f} KiB"
 
@@ -270,6 +300,7 @@ def run_doctor(settings: Settings) -> list[Finding]:
             ("pipeline server version", lambda: _version(pipeline, "pipeline")),
             ("pipeline grants", lambda: _pipeline_grants(pipeline, settings)),
             ("pipeline sql_mode", lambda: _sql_mode(pipeline, "pipeline", STRICT_MODE)),
+            ("ephys rows", lambda: _lfp_rows(pipeline)),
         ]
     if legacy:
         checks += [

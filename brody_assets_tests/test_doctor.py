@@ -15,8 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pymysql
 import pytest
 
+from brody_assets import doctor
 from brody_assets.config import PROJECT_ROOT, Secret
 from brody_assets.db import bootstrap
 from brody_assets_tests.conftest import make_settings, write_config
@@ -97,6 +99,9 @@ def test_a_healthy_site_passes(site, mariadb_server):
         assert topic in topics, done.stdout
     assert not _lines(done.stdout, "FAIL") and not _lines(done.stdout, "WARN"), done.stdout
     assert "legacy schema" in done.stdout and "SELECT only" in done.stdout and "MariaDB" in done.stdout
+    # the project's server (256 MiB packets, MariaDB: no redo-log limit on a BLOB) takes 37 hours
+    assert any("ephys rows" in line and "recordings up to 37.3 h (max_allowed_packet 256 MiB)" in line
+               for line in _lines(done.stdout, "OK")), done.stdout
 
 
 def test_a_drifted_legacy_column_is_a_blocker(site, mariadb_server):
@@ -176,3 +181,35 @@ def test_a_wrong_legacy_prefix_is_one_clear_blocker(site, mariadb_server):
     (schema,) = [line for line in _lines(done.stdout, "FAIL") if "legacy schema" in line]
     assert "none of the 19 legacy tables" in schema and "'nosuch_'" in schema, done.stdout
     assert "custom.legacy.schema_prefix" in done.stdout
+
+
+class _Settings:
+    """A server's answers to the ephys-rows check's queries."""
+
+    def __init__(self, **values) -> None:
+        self.values = values
+
+    def value(self, sql: str, args=None):
+        for name, value in self.values.items():
+            if name in sql:
+                if isinstance(value, Exception):
+                    raise value
+                return value
+        raise AssertionError(f"unexpected query {sql}")
+
+
+@pytest.mark.parametrize(("server", "status", "says"), [
+    (_Settings(max_allowed_packet=16 << 20, VERSION="10.11.6-MariaDB"), "WARN",
+     ["up to 2.3 h (max_allowed_packet 16 MiB)", "set max_allowed_packet = 28M"]),
+    (_Settings(max_allowed_packet=64 << 20, VERSION="10.6.18-MariaDB"), "OK", ["up to 9.3 h"]),
+    (_Settings(max_allowed_packet=64 << 20, VERSION="8.0.36", innodb_redo_log_capacity=100 << 20), "WARN",
+     ["up to 1.5 h (innodb_redo_log_capacity 100 MiB: MySQL refuses", "set innodb_redo_log_capacity = 275M"]),
+    (_Settings(max_allowed_packet=64 << 20, VERSION="5.7.44",
+               innodb_redo_log_capacity=pymysql.err.OperationalError(1193, "Unknown system variable"),
+               innodb_log_file_size=1 << 30), "OK", ["up to 9.3 h (max_allowed_packet"]),
+])
+def test_the_largest_ephys_row_against_the_servers_limits(server, status, says):
+    found = doctor._lfp_rows(server)
+    assert found.status == status and found.topic == "ephys rows"
+    text = "\n".join(found.lines())
+    assert all(piece in text for piece in says), text

@@ -217,7 +217,7 @@ def _table_asset(name: str) -> AssetsDefinition:
 
                     png = plots.unit_summary_png(ctx, part)
                     metadata["unit_summary"] = MetadataValue.md(plots.unit_summary_markdown(png))
-                    metadata["units"] = MetadataValue.int(ingest._rows_count(ctx, "CuratedClustering.Unit",
+                    metadata["units"] = MetadataValue.int(ingest.rows_count(ctx, "CuratedClustering.Unit",
                                                                              part.rec_key))
                 else:
                     check_results.append(AssetCheckResult(check_name="every_unit_has_waveform",

@@ -71,21 +71,21 @@ def cluster_ids_consistent(part) -> Check:
 
 
 def lfp_electrode_count(ctx, part) -> Check:
-    from brody_assets.ephys.ingest import _rows_count
+    from brody_assets.ephys.ingest import rows_count
     from brody_assets.ephys.spikeglx import element_lfp_channels
 
     expected = int(element_lfp_channels(part.recording).size)
-    stored = _rows_count(ctx, "LFP.Electrode", part.rec_key)
+    stored = rows_count(ctx, "LFP.Electrode", part.rec_key)
     return Check("lfp_electrode_count", stored == expected,
                  f"{stored} LFP electrodes stored, {expected} expected (every 9th of "
                  f"{part.recording.n_neural_channels} channels)", {"stored": stored, "expected": expected})
 
 
 def every_unit_has_waveform(ctx, part) -> Check:
-    from brody_assets.ephys.ingest import _rows_count
+    from brody_assets.ephys.ingest import rows_count
 
-    units = _rows_count(ctx, "CuratedClustering.Unit", part.rec_key)
-    with_wave = _rows_count(ctx, "WaveformSet.PeakWaveform", part.rec_key)
+    units = rows_count(ctx, "CuratedClustering.Unit", part.rec_key)
+    with_wave = rows_count(ctx, "WaveformSet.PeakWaveform", part.rec_key)
     return Check("every_unit_has_waveform", units == with_wave,
                  f"{with_wave} of {units} units have a mean waveform", {"units": units, "with_waveform": with_wave})
 

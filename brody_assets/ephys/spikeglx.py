@@ -561,12 +561,14 @@ def _columns(channel_idx: np.ndarray, n_neural: int, path: Path) -> np.ndarray:
 
 
 def iter_lf_chunks(
-    rec: SpikeGLXRecording, channel_idx: np.ndarray, chunk_samples: int = 25_000
+    rec: SpikeGLXRecording, channel_idx: np.ndarray, chunk_samples: int = 25_000, *, reuse: bool = False
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(first LF sample, float32 µV array chunk × channels)`` over the whole LF file.
 
     ``channel_idx`` are saved neural channel indices (file columns). Each step reads
     ``chunk_samples`` × saved channels × 2 bytes, so memory is fixed by the chunk, not the file.
+    ``reuse=True``: the chunks are written into a few buffers used in turn (no fresh memory per
+    chunk), so a chunk is valid only until the next one is asked for.
     """
     if rec.lf_bin is None or rec.lf_uv_per_bit is None or rec.lf_n_samples is None:
         raise RecordingError(rec.ap_meta, "this recording has no LF file")
@@ -583,8 +585,8 @@ def iter_lf_chunks(
     fd = os.open(rec.lf_bin, os.O_RDONLY)
     # Three stages overlap: a reader thread reads chunk i + 2 (the read releases the GIL), a
     # converter thread turns chunk i + 1 into float32 µV (numpy releases the GIL), and the caller
-    # computes on chunk i. One worker each: reads run in order; buffer i % ring is read again only
-    # once chunk i was converted (chunk i + ring is asked for after chunk i is handed out).
+    # computes on chunk i. One worker each: reads run in order; raw buffer i % ring is read into
+    # again only once chunk i was converted (chunk i + ring is asked for after that).
     reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lf-read")
     converter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lf-convert")
 
@@ -594,12 +596,19 @@ def iter_lf_chunks(
         _read_into(fd, block, starts[i] * frame, rec.lf_bin)
         return block.reshape(n, rec.n_saved_channels)
 
-    def convert(raw) -> np.ndarray:
+    # with ``reuse``, chunk i + ring is converted (asked for before chunk i is handed out) into the
+    # buffer of chunk i - 1, which the caller is done with: ring + 1 buffers
+    rows = min(chunk_samples, rec.lf_n_samples)
+    outs = [np.empty((rows, cols.size), dtype=np.float32) for _ in range(ring + 1)] if reuse else None
+
+    def convert(i: int, raw) -> np.ndarray:
+        block = raw.result()
+        out = None if outs is None else outs[i % len(outs)][: len(block)]
         # int16 -> float32 and the gain in one pass (the same numbers as astype, then multiply)
-        return np.multiply(raw.result()[:, pick], scale, dtype=np.float32)
+        return np.multiply(block[:, pick], scale, out=out, dtype=np.float32)
 
     def ask(i: int):
-        return converter.submit(convert, reader.submit(read, i))
+        return converter.submit(convert, i, reader.submit(read, i))
 
     try:
         # no POSIX_FADV_WILLNEED ahead of the reads: measured, it slows a cold read ~1.7x here

@@ -43,7 +43,7 @@ def _probes(manifest, good: bool):
 
 
 def _rows(ctx, table, key, columns="*"):
-    where, args = ingest._where(key)
+    where, args = ingest.key_where(key)
     return ctx.query(f"SELECT {columns} FROM {ctx.t(table)} WHERE {where}", args)
 
 
@@ -216,7 +216,7 @@ def test_lfp_decimation_is_exact_across_chunks(chunk):
     sample: no phase shift, nothing lost or doubled at chunk boundaries."""
     rng = np.random.default_rng(1)
     x = rng.normal(size=(12_347, 3)).astype(np.float32)
-    decimator = ingest._Decimator(5, ingest.LFP_FIR_TAPS, 3)
+    decimator = ingest.Decimator(5, ingest.LFP_FIR_TAPS, 3)
     y = np.concatenate([decimator.push(x[i:i + chunk]) for i in range(0, len(x), chunk)] + [decimator.flush()])
     h, d = decimator.h_rev[::-1].astype(np.float64), decimator.delay
     reference = np.stack([np.convolve(np.pad(x[:, c].astype(np.float64), (d, d)), h, mode="valid")[::5]
@@ -224,20 +224,20 @@ def test_lfp_decimation_is_exact_across_chunks(chunk):
     assert y.shape == reference.shape == (-(-len(x) // 5), 3)
     assert np.abs(y - reference).max() < 1e-5
     tone = np.sin(2 * np.pi * 20 * np.arange(25_000) / 2500.0)[:, None].astype(np.float32)  # 20 Hz passes
-    kept = ingest._Decimator(5, ingest.LFP_FIR_TAPS, 1)
+    kept = ingest.Decimator(5, ingest.LFP_FIR_TAPS, 1)
     out = np.concatenate([kept.push(tone), kept.flush()])[100:-100, 0]
     assert np.abs(out).max() == pytest.approx(1.0, abs=0.01)
     alias = np.sin(2 * np.pi * 400 * np.arange(25_000) / 2500.0)[:, None].astype(np.float32)  # 400 Hz is cut
-    cut = ingest._Decimator(5, ingest.LFP_FIR_TAPS, 1)
+    cut = ingest.Decimator(5, ingest.LFP_FIR_TAPS, 1)
     assert np.abs(np.concatenate([cut.push(alias), cut.flush()])[100:-100]).max() < 0.01
 
 
 def test_statements_stay_under_the_packet_and_an_oversized_row_says_how_far_to_raise_it():
     rows = [{"lfp": np.zeros(1000, np.float32)} for _ in range(10)]  # 4000 bytes each
-    batches = list(ingest._batches(rows, ingest._nbytes("lfp"), limit=10_000, max_packet=1 << 20, table="LFP.Electrode"))
+    batches = list(ingest.rows.batches(rows, ingest.rows.nbytes("lfp"), limit=10_000, max_packet=1 << 20, table="LFP.Electrode"))
     assert [len(b) for b in batches] == [2, 2, 2, 2, 2]
     with pytest.raises(ingest.PacketTooSmall, match="LFP.Electrode.*raise it to at least"):
-        list(ingest._batches(rows, ingest._nbytes("lfp"), limit=10_000, max_packet=6000, table="LFP.Electrode"))
+        list(ingest.rows.batches(rows, ingest.rows.nbytes("lfp"), limit=10_000, max_packet=6000, table="LFP.Electrode"))
 
 
 def test_a_sort_that_appears_later_fills_the_clustering_tables(demo):
@@ -274,7 +274,7 @@ def test_the_checks_fail_on_wrong_rows(demo):
     ctx, manifest, _, _ = demo
     _rec, _probe, key = next(_probes(manifest, good=True))
     part = ingest.prepare(ctx, key)
-    where, args = ingest._where(part.rec_key)
+    where, args = ingest.key_where(part.rec_key)
     assert checks.lfp_electrode_count(ctx, part).passed
     assert checks.every_unit_has_waveform(ctx, part).passed
     assert checks.qc_metrics_plausible(ctx, part).passed
