@@ -160,7 +160,7 @@ OLD = EVICT + textwrap.dedent("""
 
 BLKIO = Path("/sys/fs/cgroup/blkio")  # cgroup v1 block-I/O throttling (root only)
 DRIVE_MB_S = 110  # a 1 Gb/s network share, like the lab's CIFS-mounted archive drive
-TRIALS = 3  # cold runs of ours and of the plain read, taken in turn; the fastest of each counts
+TRIALS = 5  # cold runs of ours and of the plain read, taken in turn; the fastest of each counts
 
 
 class SlowDrive:
@@ -451,15 +451,16 @@ Where our time goes, cold (the fastest cold run of each length, timed inside the
 |---|---:|---:|---:|---:|---:|
 {phases}
 
-How: a reader thread reads the LF file in 2-s chunks into one reused buffer (`os.preadv`) and
-converts the 43 kept channels (every 9th, picked as a strided view) to float32 µV while the
-caller filters the chunk before: reading, converting and filtering overlap on the two cores, so
-the read-and-filter phase takes about as long as the plain read. The FIR + decimation is one
-stacked product per chunk, each output sample's 101-tap window a contiguous block of the chunk
-(a strided view, no copy), 101 multiply-adds per kept output only. The decimated traces go to a
-temporary file (memory stays flat with length), and then into MariaDB as binary parameters of
-prepared `INSERT`s (`brody_assets/db/prepared.py`): the server copies the bytes instead of lexing
-an escaped literal. Blob rate of this server for 43 random rows of {lfp_row / 1e6:.1f} MB in
+How: three stages overlap on the two cores — a reader thread reads the LF file in 2-s chunks into
+reused buffers (`os.preadv`), a converter thread turns the 43 kept channels (every 9th, a strided
+view) into float32 µV, and the caller filters — so the read-and-filter phase takes about as long
+as the plain read. The FIR + decimation is one stacked product per chunk, each output sample's
+101-tap window a contiguous block of the chunk (a strided view, no copy), 101 multiply-adds per
+kept output only; no stage takes fresh memory per chunk (fresh pages cost more in page faults than
+the filter). The decimated traces go to a temporary file (memory stays flat with length), and from
+it into MariaDB in 1-MiB pieces as binary parameters of prepared `INSERT`s
+(`brody_assets/db/prepared.py`, `COM_STMT_SEND_LONG_DATA`): the server copies the bytes instead of
+lexing an escaped literal. Blob rate of this server for 43 random rows of {lfp_row / 1e6:.1f} MB in
 statements of 4 MiB: {blob_rate['text']:.0f} MB/s as SQL text, {blob_rate['prepared']:.0f} MB/s as
 prepared-statement parameters. We pack the blobs ourselves, byte for byte DataJoint's uncompressed
 format (`brody_assets/ephys/blobs.py`, tested against `datajoint.blob.pack`): DataJoint's

@@ -43,21 +43,27 @@ class PacketTooSmall(RuntimeError):
     """One row is larger than the server's ``max_allowed_packet`` allows."""
 
 
+def check_row_fits(table: str, nbytes: int, max_packet: int, escaped: bool = True) -> None:
+    """A row holding ``nbytes`` of blob data must fit the server's packet: blob bytes count twice in
+    SQL text (``escaped``: escaped at worst to twice their size), once as prepared-statement
+    parameters. Else an error that says how far to raise ``max_allowed_packet``."""
+    need = (2 if escaped else 1) * nbytes + 4096
+    if need > max_packet:
+        raise PacketTooSmall(
+            f"one {table} row holds {nbytes / 2**20:.1f} MiB of blob data; the server's max_allowed_packet "
+            f"is {max_packet / 2**20:.0f} MiB: raise it to at least {need / 2**20:.0f} MiB")
+
+
 def batches(rows: Iterable[dict], blob_bytes, limit: int = STATEMENT_BYTES,
              max_packet: int | None = None, table: str = "", escaped: bool = True) -> Iterator[list[dict]]:
-    """Group rows into statements of at most ``limit`` bytes of blob data each. A single row that
-    cannot fit the server's packet is an error that says how far to raise ``max_allowed_packet``:
-    blob bytes count twice in SQL text (``escaped``: escaped at worst to twice their size), once
-    as prepared-statement parameters."""
+    """Group rows into statements of at most ``limit`` bytes of blob data each; a single row that
+    cannot fit the server's packet is an error (:func:`check_row_fits`)."""
     batch: list[dict] = []
     size = 0
     for row in rows:
         n = blob_bytes(row)
-        need = (2 if escaped else 1) * n + 4096
-        if max_packet is not None and need > max_packet:
-            raise PacketTooSmall(
-                f"one {table} row holds {n / 2**20:.1f} MiB of blob data; the server's max_allowed_packet "
-                f"is {max_packet / 2**20:.0f} MiB: raise it to at least {need / 2**20:.0f} MiB")
+        if max_packet is not None:
+            check_row_fits(table, n, max_packet, escaped)
         if batch and size + n > limit:
             yield batch
             batch, size = [], 0
@@ -78,28 +84,32 @@ def insert_rows(ctx: EphysContext, table: str, rows, blob_bytes=None) -> int:
     return n
 
 
+def prepare_insert(ctx: EphysContext, table: str, names: list[str], rows: int = 1):
+    """A prepared ``INSERT`` of ``rows`` rows of the columns ``names`` into the element's ``table``,
+    on DataJoint's connection (so in its open transaction)."""
+    from brody_assets.db.prepared import PreparedStatement
+
+    one = "(" + ", ".join(["?"] * len(names)) + ")"
+    return PreparedStatement(ctx.connection._conn, f"INSERT INTO {ctx.t(table)} "
+                             f"({', '.join(f'`{c}`' for c in names)}) VALUES " + ", ".join([one] * rows))
+
+
 def insert_packed(ctx: EphysContext, table: str, rows, blob_bytes) -> int:
     """Insert rows whose blob columns are already packed (:func:`blobs.pack_numeric`, or a
     ``prepared.Streamed`` of such a blob's pieces) as binary
     parameters of prepared ``INSERT`` statements (:mod:`brody_assets.db.prepared`: the server does
-    not lex the blobs as it must in SQL text, ~3x faster for LFP), at most ``STATEMENT_BYTES`` of
+    not lex the blobs as it must in SQL text, ~8x faster), at most ``STATEMENT_BYTES`` of
     blob data each. DataJoint's insert would pack (and try to zlib) them again. Values are str,
     int, float, bytes or UUID (stored as its 16 bytes, as DataJoint does); every row names the
     same columns. Runs in the connection's open transaction."""
-    from brody_assets.db.prepared import PreparedStatement
-
     packet = ctx.max_packet
-    conn = ctx.connection._conn  # DataJoint's PyMySQL connection: the same transaction
-    statements: dict[int, PreparedStatement] = {}
+    statements = {}
     n = 0
     try:
         for batch in batches(rows, blob_bytes, min(STATEMENT_BYTES, packet // 3), packet, table, escaped=False):
             names = list(batch[0])
             if len(batch) not in statements:
-                one = "(" + ", ".join(["?"] * len(names)) + ")"
-                statements[len(batch)] = PreparedStatement(conn, (
-                    f"INSERT INTO {ctx.t(table)} ({', '.join(f'`{c}`' for c in names)}) VALUES "
-                    + ", ".join([one] * len(batch))))
+                statements[len(batch)] = prepare_insert(ctx, table, names, len(batch))
             statements[len(batch)].execute([row[c] for row in batch for c in names])
             n += len(batch)
     finally:
