@@ -468,9 +468,15 @@ format (`brody_assets/ephys/blobs.py`, tested against `datajoint.blob.pack`): Da
 `POSIX_FADV_WILLNEED` hint ahead of each read, used before, is gone: on this disk it made a cold
 read of the file ~1.8x slower (0.65-0.75 s against 0.36-0.40 s at 10 minutes).
 
-What is left is per-recording, not per-byte: the `ephys_recording` step and the `lfp` step's
-lookups (electrode sites, the electrode-config hash) are a few round trips to MariaDB, ~0.03-0.05 s,
-which weigh on a 2-minute recording's ratio and not on a real session's (the lab's run for hours).
+What is left: at 2 minutes, per-recording cost rather than per-byte — the `ephys_recording` step,
+the `lfp` step's lookups (electrode sites, the electrode-config hash), filling and draining the
+three stages, and the rows' insert and commit, together ~0.08 s against a ~0.07-s read: it weighs
+on a 2-minute recording's ratio and not on a real session's (the lab's run for hours). At 10-60
+minutes, MariaDB writing the LFP rows into InnoDB (~52 MB per 10 minutes) is about a quarter of our
+time. Sending the rows to the server while the file is read (each row's blob appended with
+`COM_STMT_SEND_LONG_DATA` as it is computed, executed at the end) was built and measured no faster
+here: the server's execution of the rows costs the same, and the sending slows the read; it would
+also make the server hold a recording's whole LFP, so it was dropped.
 "Cold" here is the VM's disk with the guest's page cache dropped; the host still caches the disk
 (a "cold" gigabyte in ~0.4 s, ~3 GB/s). Warm, the plain read copies cached pages at ~20 GB/s;
 no ingestion that filters and stores comes near that, and the warm column is shown for
