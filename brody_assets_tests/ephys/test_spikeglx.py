@@ -230,6 +230,19 @@ def test_a_file_that_shrinks_while_read_fails_naming_it_and_leaves_no_reader_thr
     assert threading.active_count() == before
 
 
+def test_reused_chunk_buffers_give_the_same_numbers(demo):
+    """reuse=True (what the LFP step uses: buffers taken in turn, each chunk valid until the next
+    is asked for) hands out exactly the chunks of fresh arrays."""
+    archive, _, manifest, _ = demo
+    _, p = _ingestible(manifest)[0]
+    rec = read_recording(archive / p["ap_meta"], archive)
+    cols = element_lfp_channels(rec)
+    fresh = [(s, c) for s, c in iter_lf_chunks(rec, cols, chunk_samples=37)]
+    reused = [(s, c.copy()) for s, c in iter_lf_chunks(rec, cols, chunk_samples=37, reuse=True)]
+    assert len(fresh) == len(reused) > 5
+    assert all(a == b and np.array_equal(x, y) for (a, x), (b, y) in zip(fresh, reused, strict=True))
+
+
 def test_lf_chunks_use_memory_of_a_chunk_not_of_the_file(demo, tmp_path):
     archive, _, manifest, _ = demo
     _, p = _ingestible(manifest)[0]
