@@ -6,8 +6,8 @@ versions, the accounts' grants (legacy: SELECT only — anything more is a loud 
 may create its prefixed schemas), that every legacy table and column the migration registry reads
 exists with a compatible type (the drift check of :mod:`brody_assets.migration.engine.drift`),
 ``max_allowed_packet`` against the largest legacy blob, the pipeline server against the largest
-ephys row (one LFP electrode's trace), ``sql_mode``, and that the drive roots are mounted. Every finding is ``OK``, ``WARN`` or ``FAIL`` with the fix; a ``FAIL`` is a blocker
-(exit status 1).
+ephys row (one LFP electrode's trace), ``sql_mode``, and that the drive roots are mounted. Every
+finding is ``OK``, ``WARN`` or ``FAIL`` with the fix; a ``FAIL`` is a blocker (exit status 1).
 
 The doctor never writes: no schema, table, row or file is created or changed anywhere. It only
 runs ``SELECT``, ``SHOW`` and session-level ``SET SESSION`` statements. No Dagster import.

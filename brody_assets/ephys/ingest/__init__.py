@@ -59,6 +59,7 @@ from brody_assets.ephys.ingest.rows import (
     dict_to_uuid,
     electrode_config,
     key_where,
+    select_by_key,
 )
 from brody_assets.ephys.ingest.sorting import (
     insert_clustering,
@@ -153,11 +154,10 @@ def stored_bytes(ctx: EphysContext, part: Partition) -> dict[str, int]:
              "CuratedClustering.Unit": ("spike_times", "spike_sites", "spike_depths"),
              "WaveformSet.PeakWaveform": ("peak_electrode_waveform",),
              "WaveformSet.Waveform": ("waveform_mean", "waveforms")}
-    where, args = key_where(part.rec_key)
     out = {}
     for table, columns in blobs.items():
         total = " + ".join(f"COALESCE(SUM(LENGTH(`{c}`)), 0)" for c in columns)
-        out[table] = int(ctx.query(f"SELECT {total} FROM {ctx.t(table)} WHERE {where}", args)[0][0])
+        out[table] = int(select_by_key(ctx, total, table, part.rec_key)[0][0])
     return out
 
 

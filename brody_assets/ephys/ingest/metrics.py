@@ -7,7 +7,13 @@ import numpy as np
 
 from brody_assets.ephys.errors import KilosortError
 from brody_assets.ephys.ingest.context import EphysContext, Partition
-from brody_assets.ephys.ingest.rows import StepResult, already, insert_rows, key_where, table_step
+from brody_assets.ephys.ingest.rows import (
+    StepResult,
+    already,
+    insert_rows,
+    select_by_key,
+    table_step,
+)
 from brody_assets.ephys.ingest.sorting import curation_key, not_sorted, unit_table
 
 PRESENCE_BIN_S = 60.0  # presence-ratio bin (spikeinterface's default), shortened for short recordings
@@ -59,8 +65,7 @@ def insert_quality_metrics(ctx: EphysContext, part: Partition) -> StepResult:
         else:
             cluster = computed_metrics(ks, rec)
             source = "spikeinterface"
-        wave_rows = ctx.query(f"SELECT unit, peak_electrode_waveform FROM {ctx.t('WaveformSet.PeakWaveform')} "
-                              "WHERE " + key_where(part.rec_key)[0], key_where(part.rec_key)[1])
+        wave_rows = select_by_key(ctx, "unit, peak_electrode_waveform", "WaveformSet.PeakWaveform", part.rec_key)
         from datajoint.blob import unpack
 
         peak_waves = {int(u): unpack(b) for u, b in wave_rows}

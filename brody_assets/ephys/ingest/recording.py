@@ -10,7 +10,7 @@ from brody_assets.ephys.ingest.rows import (
     electrode_config,
     electrode_map,
     insert_rows,
-    key_where,
+    select_by_key,
     table_step,
 )
 
@@ -56,8 +56,7 @@ def insert_ephys_recording(ctx: EphysContext, part: Partition) -> StepResult:
     with table_step(ctx, "ephys_recording") as result:
         result.facts.update(sampling_rate=rec.ap_sample_rate, duration_s=rec.duration_s,
                             n_channels=rec.n_saved_channels, electrodes=len(rec.electrodes))
-        files = ctx.query(f"SELECT file_path FROM {ctx.t('EphysRecording.EphysFile')} WHERE "
-                          + key_where(part.rec_key)[0], key_where(part.rec_key)[1])
+        files = select_by_key(ctx, "file_path", "EphysRecording.EphysFile", part.rec_key)
         if files:
             if files[0][0] != part.meta_rel:
                 raise RecordingError(rec.ap_meta, f"run {m.run} probe {m.insertion_number} of session {m.sessid} "
@@ -66,8 +65,7 @@ def insert_ephys_recording(ctx: EphysContext, part: Partition) -> StepResult:
             result.skipped = "EphysRecording of this recording is already there (unchanged: nothing written)"
             return result
         session = {"ratname": m.ratname, "sessid": int(m.sessid), "run": m.run}
-        have = ctx.query(f"SELECT session_dir FROM {ctx.t('EphysSession')} WHERE " + key_where(session)[0],
-                         key_where(session)[1])
+        have = select_by_key(ctx, "session_dir", "EphysSession", session)
         if not have:
             result.inserted["EphysSession"] = insert_rows(ctx, "EphysSession", [{**session, "session_dir": part.session_dir}])
         keys = electrode_map(ctx, rec)

@@ -34,9 +34,14 @@ def key_where(key: dict) -> tuple[str, tuple]:
     return " AND ".join(f"`{n}` = %s" for n in names), tuple(key[n] for n in names)
 
 
-def count_rows(ctx: EphysContext, table: str, key: dict) -> int:
+def select_by_key(ctx: EphysContext, columns: str, table: str, key: dict) -> list[tuple]:
+    """``SELECT columns FROM`` the element's ``table`` rows matching every attribute of ``key``."""
     where, args = key_where(key)
-    return int(ctx.query(f"SELECT COUNT(*) FROM {ctx.t(table)} WHERE {where}", args)[0][0])
+    return ctx.query(f"SELECT {columns} FROM {ctx.t(table)} WHERE {where}", args)
+
+
+def count_rows(ctx: EphysContext, table: str, key: dict) -> int:
+    return int(select_by_key(ctx, "COUNT(*)", table, key)[0][0])
 
 
 class PacketTooSmall(RuntimeError):
@@ -186,6 +191,5 @@ def electrode_config(keys: list[dict]) -> tuple[uuid.UUID, str]:
 
 
 def recording_config_hash(ctx: EphysContext, part: Partition) -> uuid.UUID:
-    (value,) = ctx.query(f"SELECT electrode_config_hash FROM {ctx.t('EphysRecording')} WHERE "
-                         + key_where(part.rec_key)[0], key_where(part.rec_key)[1])[0]
+    (value,) = select_by_key(ctx, "electrode_config_hash", "EphysRecording", part.rec_key)[0]
     return uuid.UUID(bytes=value) if isinstance(value, bytes) else uuid.UUID(str(value))

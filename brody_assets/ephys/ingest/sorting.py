@@ -20,9 +20,9 @@ from brody_assets.ephys.ingest.rows import (
     dict_to_uuid,
     electrode_map,
     insert_rows,
-    key_where,
     nbytes,
     recording_config_hash,
+    select_by_key,
     table_step,
 )
 
@@ -60,8 +60,7 @@ def _folder_time(folder: Path, names: Iterable[str]) -> dt.datetime:
 
 
 def _clustering_key(ctx: EphysContext, part: Partition) -> dict | None:
-    where, args = key_where(part.rec_key)
-    rows = ctx.query(f"SELECT paramset_idx FROM {ctx.t('Clustering')} WHERE {where}", args)
+    rows = select_by_key(ctx, "paramset_idx", "Clustering", part.rec_key)
     if len(rows) > 1:
         raise RuntimeError(f"{part.key}: {len(rows)} clusterings; expected one per recording")
     return {**part.rec_key, "paramset_idx": int(rows[0][0])} if rows else None
