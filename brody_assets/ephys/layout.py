@@ -56,14 +56,19 @@ LAYOUT_REASONS: dict[str, str] = {
 }
 
 
-class LayoutError(ValueError):
-    """A path that cannot be read as a recording of one rat on one day; names path and reason."""
+class PathProblem(Exception):
+    """A recording path that cannot be taken as it is: the path, a reason code (the unmatched
+    list's column) and a detail a person can act on."""
 
     def __init__(self, path: PurePosixPath | str, reason_code: str, detail: str) -> None:
         self.path = PurePosixPath(path)
         self.reason_code = reason_code
         self.detail = detail
         super().__init__(f"{self.path}: {reason_code}: {detail}")
+
+
+class LayoutError(PathProblem, ValueError):
+    """A path that cannot be read as a recording of one rat on one day; names path and reason."""
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from pathlib import Path, PurePosixPath
 from brody_assets.ephys.layout import (
     LAYOUT_REASONS,
     LayoutError,
+    PathProblem,
     RawRecordingPath,
     day_index,
     parse_name,
@@ -54,15 +55,12 @@ REASONS: dict[str, str] = {
 SORTED_SUBFOLDER = "NP_sorted"
 
 
-class UnmatchedRecording(Exception):
+class UnmatchedRecording(PathProblem):
     """A recording that could not be tied to exactly one behaviour session (or sort)."""
 
     def __init__(self, key: str, path: PurePosixPath | str, reason_code: str, detail: str) -> None:
         self.key = key
-        self.path = PurePosixPath(path)
-        self.reason_code = reason_code
-        self.detail = detail
-        super().__init__(f"{self.path}: {reason_code}: {detail}")
+        super().__init__(path, reason_code, detail)
 
 
 @dataclass(frozen=True)
