@@ -7,6 +7,7 @@ can show kept out of the way: :mod:`.browser`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +54,21 @@ def _wait_http(url: str, process: subprocess.Popen, log: Path, timeout_s: float 
         except OSError:
             time.sleep(0.5)
     raise RuntimeError(f"dagster dev did not answer {url} in {timeout_s:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+@contextlib.contextmanager
+def brody_config(conf: Path) -> Iterator[None]:
+    """``BRODY_CONFIG`` pointing at ``conf`` while in-process runs resolve their resources;
+    the previous value (or its absence) is restored after."""
+    previous = os.environ.get("BRODY_CONFIG")
+    os.environ["BRODY_CONFIG"] = str(conf)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("BRODY_CONFIG", None)
+        else:
+            os.environ["BRODY_CONFIG"] = previous
 
 
 def start_dagster_dev(dagster_home: Path, env_extra: dict[str, str] | None = None):
@@ -156,9 +173,7 @@ def populated_ui(mariadb_server, prefix_factory, tmp_path_factory):
     conf = write_config(settings, tmp_path_factory.mktemp("conf") / "dj_local_conf.json")
     home = tmp_path_factory.mktemp("dagster_home_populated")
     shutil.copy(PROJECT_ROOT / "resources" / "dagster.yaml", home / "dagster.yaml")
-    previous = os.environ.get("BRODY_CONFIG")
-    os.environ["BRODY_CONFIG"] = str(conf)
-    try:
+    with brody_config(conf):
         from brody_assets.definitions import defs
 
         instance = DagsterInstance.from_config(str(home))
@@ -176,11 +191,6 @@ def populated_ui(mariadb_server, prefix_factory, tmp_path_factory):
 
         water, report = latest(list(FAILING_ASSET)), latest(["integrity", "report"])
         instance.dispose()
-    finally:
-        if previous is None:
-            os.environ.pop("BRODY_CONFIG", None)
-        else:
-            os.environ["BRODY_CONFIG"] = previous
     process, base, _ = start_dagster_dev(home, env_extra={"BRODY_CONFIG": str(conf)})
     yield PopulatedUI(base, home, conf, settings, water, report, failing)
     stop_dagster_dev(process)

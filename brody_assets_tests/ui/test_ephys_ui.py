@@ -3,7 +3,6 @@ summary picture (issue 11, "Show it")."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import urllib.parse
 
@@ -14,7 +13,7 @@ from brody_assets.ephys.partitions import RECORDINGS, recording_key
 from brody_assets_tests.conftest import write_config
 from brody_assets_tests.ephys.ephys_support import build_ephys_demo
 from brody_assets_tests.ui.browser import dialog_expected, open_page
-from brody_assets_tests.ui.conftest import start_dagster_dev, stop_dagster_dev
+from brody_assets_tests.ui.conftest import brody_config, start_dagster_dev, stop_dagster_dev
 
 pytestmark = pytest.mark.browser
 
@@ -31,9 +30,7 @@ def ephys_ui(mariadb_server, prefix_factory, tmp_path_factory):
     key = recording_key(probe["ap_meta"])
     home = tmp_path_factory.mktemp("dagster_home_ephys")
     shutil.copy(PROJECT_ROOT / "resources" / "dagster.yaml", home / "dagster.yaml")
-    previous = os.environ.get("BRODY_CONFIG")
-    os.environ["BRODY_CONFIG"] = str(conf)
-    try:
+    with brody_config(conf):
         from brody_assets.definitions import defs
 
         instance = DagsterInstance.from_config(str(home))
@@ -42,11 +39,6 @@ def ephys_ui(mariadb_server, prefix_factory, tmp_path_factory):
             instance=instance, partition_key=key, raise_on_error=False)
         assert result.success
         instance.dispose()
-    finally:
-        if previous is None:
-            os.environ.pop("BRODY_CONFIG", None)
-        else:
-            os.environ["BRODY_CONFIG"] = previous
     process, base, _ = start_dagster_dev(home, env_extra={"BRODY_CONFIG": str(conf)})
     yield base, key, probe
     stop_dagster_dev(process)
