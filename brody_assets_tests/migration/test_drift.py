@@ -12,33 +12,20 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from dagster import DagsterInstance, Definitions, in_process_executor
+from dagster import DagsterInstance
 
-from brody_assets.db import bootstrap
-from brody_assets.migration.assets import migration_definitions
-from brody_assets.resources import MigrationResource
 from brody_assets.run import failure_causes, summarize_failures
-from brody_assets_tests.conftest import make_settings, write_config
+from brody_assets_tests.conftest import write_config
+from brody_assets_tests.migration.asset_support import demo_legacy, migration_defs
 
 END = dt.date(2026, 11, 20)
 
 
 @pytest.fixture(scope="module")
 def deployment(mariadb_server, prefix_factory, tmp_path_factory):
-    from brody_assets.demo.legacy import build_legacy_database
-
-    prefix = prefix_factory()
-    settings = make_settings(mariadb_server, prefix)
-    with mariadb_server.admin_connect() as admin:
-        build_legacy_database(admin, prefix, scale="small", seed=5, end_date=END)
-        bootstrap(admin, settings)
+    settings, _manifest = demo_legacy(mariadb_server, prefix_factory(), seed=5, end_date=END)
     conf = write_config(settings, tmp_path_factory.mktemp("drift") / "dj_local_conf.json")
-    parts = migration_definitions()
-    defs = Definitions(
-        assets=parts.assets, jobs=parts.jobs,
-        resources={"migration": MigrationResource(config_file=str(conf))},
-        executor=in_process_executor,
-    )
+    defs = migration_defs(conf)
     instance = DagsterInstance.ephemeral()
     first = defs.resolve_job_def("migrate_all").execute_in_process(instance=instance, raise_on_error=False)
     assert first.success

@@ -2,37 +2,25 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 
 import pytest
-from dagster import AssetKey, DagsterInstance, Definitions, in_process_executor
+from dagster import AssetKey, DagsterInstance
 
 from brody_assets.db import bootstrap
 from brody_assets.migration import asset_metadata as m
-from brody_assets.migration.assets import RECONCILED, migration_definitions
+from brody_assets.migration.assets import RECONCILED
 from brody_assets.migration.registry import entries
-from brody_assets.resources import MigrationResource
 from brody_assets_tests.conftest import make_settings, write_config
+from brody_assets_tests.migration.asset_support import demo_legacy, migration_defs
 
 
 @pytest.fixture(scope="module")
 def migrated(mariadb_server, prefix_factory, tmp_path_factory):
-    from brody_assets.demo.legacy import build_legacy_database
-
-    prefix = prefix_factory()
-    settings = make_settings(mariadb_server, prefix)
-    with mariadb_server.admin_connect() as admin:
-        manifest = build_legacy_database(admin, prefix, scale="small", seed=5, end_date=dt.date(2026, 11, 20))
-        bootstrap(admin, settings)
+    settings, manifest = demo_legacy(mariadb_server, prefix_factory(), seed=5)
     conf = write_config(settings, tmp_path_factory.mktemp("conf") / "dj_local_conf.json")
-    parts = migration_definitions()
-    defs = Definitions(
-        assets=parts.assets, jobs=parts.jobs,
-        resources={"migration": MigrationResource(config_file=str(conf))},
-        executor=in_process_executor,
-    )
+    defs = migration_defs(conf)
     instance = DagsterInstance.ephemeral()
     first = defs.resolve_job_def("migrate_all").execute_in_process(instance=instance, raise_on_error=False)
     return settings, manifest, defs, instance, first, conf

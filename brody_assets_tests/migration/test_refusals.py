@@ -2,38 +2,21 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
-from dagster import DagsterEventType, DagsterInstance, Definitions, in_process_executor
+from dagster import DagsterEventType, DagsterInstance
 
-from brody_assets.db import bootstrap
 from brody_assets.db.connect import DatabaseConnectionError, connect
-from brody_assets.migration.assets import migration_definitions
-from brody_assets.resources import MigrationResource
-from brody_assets_tests.conftest import make_settings, write_config
+from brody_assets_tests.conftest import write_config
+from brody_assets_tests.migration.asset_support import demo_legacy, migration_defs
 
 
 @pytest.fixture(scope="module")
 def legacy(mariadb_server, prefix_factory):
-    from brody_assets.demo.legacy import build_legacy_database
-
-    prefix = prefix_factory()
-    settings = make_settings(mariadb_server, prefix)
-    with mariadb_server.admin_connect() as admin:
-        build_legacy_database(admin, prefix, scale="small", seed=9, end_date=dt.date(2026, 11, 20))
-        bootstrap(admin, settings)
-    return settings
+    return demo_legacy(mariadb_server, prefix_factory(), seed=9)[0]
 
 
 def _migrate_all(conf):
-    parts = migration_definitions()
-    defs = Definitions(
-        assets=parts.assets, jobs=parts.jobs,
-        resources={"migration": MigrationResource(config_file=str(conf))},
-        executor=in_process_executor,
-    )
-    return defs.resolve_job_def("migrate_all").execute_in_process(
+    return migration_defs(conf).resolve_job_def("migrate_all").execute_in_process(
         instance=DagsterInstance.ephemeral(), raise_on_error=False
     )
 
